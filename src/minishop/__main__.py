@@ -1,0 +1,3 @@
+from minishop.cli.app import main
+
+main()

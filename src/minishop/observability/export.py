@@ -1,0 +1,140 @@
+"""A span processor that can never make a request wait for the telemetry backend.
+
+The SDK's BatchSpanProcessor already batches on a thread, but it neither counts
+spans lost to a failing exporter nor says so once instead of on every batch. This
+one keeps a bounded queue (new spans are dropped, never blocked on, when it is
+full), exports from a daemon thread, and counts every span it gives up on in
+``otel_spans_dropped_total`` so a down collector is visible on a dashboard.
+"""
+
+from __future__ import annotations
+
+import collections
+import os
+import threading
+import time
+
+from opentelemetry.context import Context
+from opentelemetry.sdk.trace import ReadableSpan, Span, SpanProcessor
+from opentelemetry.sdk.trace.export import SpanExporter, SpanExportResult
+from prometheus_client import Counter
+
+from minishop.observability.logging import get_logger
+
+_log = get_logger(__name__)
+
+
+def _env_int(name: str, default: int) -> int:
+    try:
+        return int(os.environ.get(name, default))
+    except ValueError:
+        return default
+
+
+class BoundedExportProcessor(SpanProcessor):
+    """Batches finished spans to ``exporter`` from a background thread.
+
+    Sizes follow the standard ``OTEL_BSP_*`` variables so users tune it as they
+    would tune the SDK's own processor.
+    """
+
+    def __init__(
+        self,
+        exporter: SpanExporter,
+        *,
+        exported: Counter,
+        dropped: Counter,
+        service: str,
+        max_queue_size: int | None = None,
+        max_batch_size: int | None = None,
+        schedule_delay_ms: int | None = None,
+    ) -> None:
+        self._exporter = exporter
+        self._exported = exported
+        self._dropped_queue_full = dropped.labels(service, "queue_full")
+        self._dropped_export_failed = dropped.labels(service, "export_failed")
+        self._dropped_shutdown = dropped.labels(service, "shutdown")
+        self._max_queue_size = max_queue_size or _env_int("OTEL_BSP_MAX_QUEUE_SIZE", 2048)
+        self._max_batch_size = max_batch_size or _env_int("OTEL_BSP_MAX_EXPORT_BATCH_SIZE", 512)
+        delay_ms = schedule_delay_ms or _env_int("OTEL_BSP_SCHEDULE_DELAY", 1000)
+        self._delay = delay_ms / 1000
+        self._queue: collections.deque[ReadableSpan] = collections.deque()
+        self._wake = threading.Event()
+        self._flushed = threading.Condition()
+        self._export_lock = threading.Lock()
+        self._shutdown = False
+        self._failing = False
+        self._worker = threading.Thread(target=self._run, name="minishop-span-export", daemon=True)
+        self._worker.start()
+
+    @property
+    def queue_size(self) -> int:
+        return len(self._queue)
+
+    def on_start(self, span: Span, parent_context: Context | None = None) -> None:
+        return None
+
+    def on_end(self, span: ReadableSpan) -> None:
+        if not span.context.trace_flags.sampled:
+            return
+        if self._shutdown:
+            self._dropped_shutdown.inc()
+            return
+        if len(self._queue) >= self._max_queue_size:
+            self._dropped_queue_full.inc()
+            return
+        self._queue.append(span)
+        if len(self._queue) >= self._max_batch_size:
+            self._wake.set()
+
+    def _run(self) -> None:
+        while not self._shutdown:
+            self._wake.wait(self._delay)
+            self._wake.clear()
+            self._export_all()
+
+    def _export_all(self) -> None:
+        with self._export_lock:
+            while self._queue:
+                batch = [
+                    self._queue.popleft()
+                    for _ in range(min(self._max_batch_size, len(self._queue)))
+                ]
+                self._export(batch)
+        with self._flushed:
+            self._flushed.notify_all()
+
+    def _export(self, batch: list[ReadableSpan]) -> None:
+        try:
+            result = self._exporter.export(batch)
+        except Exception:  # an exporter bug must not kill the thread
+            result = SpanExportResult.FAILURE
+        if result is SpanExportResult.SUCCESS:
+            self._exported.inc(len(batch))
+            if self._failing:
+                self._failing = False
+                _log.info("span export recovered")
+            return
+        self._dropped_export_failed.inc(len(batch))
+        if not self._failing:
+            self._failing = True
+            _log.warning("span export failing, spans are being dropped", spans=len(batch))
+
+    def force_flush(self, timeout_millis: int = 30000) -> bool:
+        deadline = time.monotonic() + timeout_millis / 1000
+        while self._queue and time.monotonic() < deadline:
+            self._wake.set()
+            with self._flushed:
+                self._flushed.wait(max(0.0, min(0.1, deadline - time.monotonic())))
+        return not self._queue
+
+    def shutdown(self) -> None:
+        self.force_flush(timeout_millis=_env_int("MINISHOP_OTEL_SHUTDOWN_TIMEOUT_MS", 5000))
+        self._shutdown = True
+        self._wake.set()
+        self._worker.join(timeout=1)
+        left = len(self._queue)
+        if left:
+            self._dropped_shutdown.inc(left)
+            self._queue.clear()
+        self._exporter.shutdown()

@@ -1,0 +1,51 @@
+"""``/health/live`` and ``/health/ready`` (CONTRACT §5)."""
+
+from __future__ import annotations
+
+import asyncio
+import time
+from collections.abc import Awaitable, Callable, Mapping
+
+from fastapi import APIRouter
+from fastapi.responses import JSONResponse
+
+HealthCheck = Callable[[], Awaitable[None]]
+"""A readiness check: returns when the dependency is usable, raises when it is not."""
+
+CHECK_TIMEOUT_SECONDS = 2.0
+
+
+async def _run_check(check: HealthCheck) -> dict[str, object]:
+    started = time.perf_counter()
+    try:
+        await asyncio.wait_for(check(), CHECK_TIMEOUT_SECONDS)
+    except TimeoutError:
+        outcome: dict[str, object] = {"status": "fail", "error": "timed out"}
+    except Exception as exc:
+        outcome = {"status": "fail", "error": str(exc) or type(exc).__name__}
+    else:
+        outcome = {"status": "pass"}
+    outcome["duration_ms"] = round((time.perf_counter() - started) * 1000, 2)
+    return outcome
+
+
+def build_health_router(service: str, checks: Mapping[str, HealthCheck]) -> APIRouter:
+    """Liveness never looks at dependencies; readiness runs every check concurrently."""
+    router = APIRouter(prefix="/health", tags=["health"])
+
+    @router.get("/live")
+    async def live() -> JSONResponse:
+        return JSONResponse({"status": "pass", "service": service})
+
+    @router.get("/ready")
+    async def ready() -> JSONResponse:
+        names = list(checks)
+        results = await asyncio.gather(*(_run_check(checks[name]) for name in names))
+        outcome = dict(zip(names, results, strict=True))
+        healthy = all(result["status"] == "pass" for result in results)
+        return JSONResponse(
+            {"status": "pass" if healthy else "fail", "service": service, "checks": outcome},
+            status_code=200 if healthy else 503,
+        )
+
+    return router

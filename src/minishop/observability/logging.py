@@ -1,0 +1,136 @@
+"""JSON logs on stdout, one object per line, correlated with the active trace.
+
+structlog's native pipeline with orjson and a bytes logger is the cheapest way to
+emit a structured line (about 9 µs, see shared PERF-NOTES); the standard library's
+records (uvicorn, alembic, SQLAlchemy) are bridged into the same pipeline so every
+line on stdout has the same shape.
+"""
+
+from __future__ import annotations
+
+import logging
+import sys
+from collections.abc import Mapping, MutableMapping
+from typing import IO, Any
+
+import orjson
+import structlog
+from opentelemetry import trace
+
+APP_NAME = "minishop"
+
+_SECRET_KEYS = frozenset(
+    {"password", "secret", "token", "authorization", "api_key", "card_number", "cvc", "cvv"}
+)
+_EMAIL_KEYS = frozenset({"email", "user_email"})
+
+
+def mask_email(value: str) -> str:
+    """Keep just enough of an address to recognise it: ``j***@example.com``."""
+    local, _, domain = value.partition("@")
+    if not domain:
+        return "***"
+    return f"{local[:1]}***@{domain}"
+
+
+def _mask_personal_data(
+    _logger: Any, _method: str, event: MutableMapping[str, Any]
+) -> MutableMapping[str, Any]:
+    """Secrets and card data never reach a log; personal data is masked (CONTRACT §4)."""
+    for key in event.keys() & _SECRET_KEYS:
+        event[key] = "[REDACTED]"
+    for key in event.keys() & _EMAIL_KEYS:
+        if isinstance(event[key], str):
+            event[key] = mask_email(event[key])
+    return event
+
+
+def _add_trace_context(
+    _logger: Any, _method: str, event: MutableMapping[str, Any]
+) -> MutableMapping[str, Any]:
+    """Put the active span's ids on the line so a log search can jump to its trace."""
+    context = trace.get_current_span().get_span_context()
+    if context.is_valid:
+        event["trace_id"] = format(context.trace_id, "032x")
+        event["span_id"] = format(context.span_id, "016x")
+    return event
+
+
+def _static_fields(service: str) -> structlog.types.Processor:
+    def add(_logger: Any, _method: str, event: MutableMapping[str, Any]) -> Mapping[str, Any]:
+        event["app"] = APP_NAME
+        event.setdefault("service", service)
+        return event
+
+    return add
+
+
+def _rename_level(
+    _logger: Any, method: str, event: MutableMapping[str, Any]
+) -> MutableMapping[str, Any]:
+    event["level"] = "warning" if method == "warn" else method
+    return event
+
+
+class _StdlibBridge(logging.Handler):
+    """Sends standard-library records through the structlog pipeline."""
+
+    def emit(self, record: logging.LogRecord) -> None:
+        try:
+            logger = structlog.get_logger()
+            kwargs: dict[str, Any] = {"logger": record.name}
+            if record.exc_info:
+                kwargs["exc_info"] = record.exc_info
+            logger.log(record.levelno, record.getMessage(), **kwargs)
+        except Exception:  # a log line must never break the caller
+            self.handleError(record)
+
+
+def parse_level(level: str | int) -> int:
+    """Turn ``"info"`` or ``20`` into a level number, refusing names that mean nothing."""
+    if isinstance(level, int):
+        return level
+    number = logging.getLevelName(level.strip().upper())
+    if not isinstance(number, int):
+        raise ValueError(f"unknown log level {level!r}: use debug, info, warning or error")
+    return number
+
+
+def configure_logging(service: str, level: str | int = "INFO", stream: IO[bytes] | None = None) -> None:
+    """Set up the process-wide JSON log pipeline for ``service``.
+
+    Logging is process state: each service runs in its own process, so the last
+    call wins and that is what the services rely on.
+    """
+    level_number = parse_level(level)
+    output = stream if stream is not None else sys.stdout.buffer
+    structlog.configure(
+        processors=[
+            structlog.contextvars.merge_contextvars,
+            _rename_level,
+            structlog.processors.TimeStamper(fmt="iso", utc=True, key="timestamp"),
+            _static_fields(service),
+            _add_trace_context,
+            _mask_personal_data,
+            structlog.processors.format_exc_info,
+            structlog.processors.EventRenamer("message"),
+            structlog.processors.JSONRenderer(serializer=orjson.dumps),
+        ],
+        wrapper_class=structlog.make_filtering_bound_logger(level_number),
+        logger_factory=structlog.BytesLoggerFactory(output),
+        cache_logger_on_first_use=True,
+    )
+    root = logging.getLogger()
+    for handler in list(root.handlers):
+        if isinstance(handler, _StdlibBridge):
+            root.removeHandler(handler)
+    root.addHandler(_StdlibBridge())
+    root.setLevel(level_number)
+    # Libraries that would otherwise log every retry or every statement at our level.
+    logging.getLogger("opentelemetry.exporter.otlp").setLevel(logging.CRITICAL)
+    logging.getLogger("sqlalchemy.engine").setLevel(logging.WARNING)
+    logging.getLogger("uvicorn.access").disabled = True  # the middleware logs each request once
+
+
+def get_logger(name: str | None = None) -> structlog.typing.FilteringBoundLogger:
+    return structlog.get_logger(name) if name else structlog.get_logger()

@@ -1,0 +1,1 @@
+"""Plumbing every service shares that is not observability: settings, database, errors, idempotency."""

@@ -1,0 +1,112 @@
+"""HTTP helpers shared by the services' API adapters and clients."""
+
+from __future__ import annotations
+
+from collections.abc import Awaitable, Callable
+from dataclasses import dataclass
+from typing import Annotated, Any
+
+import httpx
+import orjson
+from fastapi import Depends, Header, Query, Request, Response
+from opentelemetry import trace
+from opentelemetry.instrumentation.utils import suppress_instrumentation
+from pydantic import BaseModel
+
+from minishop.observability.httpx_transport import TracingTransport
+from minishop.platform.idempotency import IdempotencyStore, StoredResponse, fingerprint
+
+REPLAYED_HEADER = "Idempotent-Replayed"
+
+
+def encode(payload: Any) -> bytes:
+    if isinstance(payload, BaseModel):
+        return payload.__pydantic_serializer__.to_json(payload)
+    return orjson.dumps(payload)
+
+
+async def idempotent_json(
+    request: Request,
+    store: IdempotencyStore,
+    key: str | None,
+    operation: Callable[[], Awaitable[tuple[int, Any]]],
+) -> Response:
+    """Run a write operation under the request's ``Idempotency-Key``, if it sent one."""
+
+    async def run() -> StoredResponse:
+        status, payload = await operation()
+        return StoredResponse(status, encode(payload))
+
+    headers: dict[str, str] = {}
+    if key is None:
+        stored = await run()
+    else:
+        body = await request.body()
+        request_fingerprint = fingerprint(request.method, request.url.path, body)
+        stored, replayed = await store.run(request.url.path, key, request_fingerprint, run)
+        if replayed:
+            headers[REPLAYED_HEADER] = "true"
+    return Response(
+        stored.body, status_code=stored.status_code, media_type="application/json", headers=headers
+    )
+
+
+def build_client(
+    base_url: str,
+    *,
+    peer: str,
+    tracer: trace.Tracer,
+    timeout: float,
+    transport: httpx.AsyncBaseTransport | None = None,
+) -> httpx.AsyncClient:
+    """A client for one downstream service, traced and with bounded time and connections."""
+    inner = transport or httpx.AsyncHTTPTransport(
+        retries=1, limits=httpx.Limits(max_connections=100, max_keepalive_connections=50)
+    )
+    return httpx.AsyncClient(
+        base_url=base_url,
+        transport=TracingTransport(inner, tracer, peer),
+        timeout=httpx.Timeout(timeout, connect=min(timeout, 2.0)),
+    )
+
+
+def liveness_check(client: httpx.AsyncClient) -> Callable[[], Awaitable[None]]:
+    """Readiness check of a downstream service: it answers its liveness probe.
+
+    Liveness, not readiness, so one failing database does not mark every caller
+    unready in a cascade. Untraced: probes would otherwise fill the trace store.
+    """
+
+    async def check() -> None:
+        with suppress_instrumentation():
+            response = await client.get("/health/live")
+        response.raise_for_status()
+
+    return check
+
+
+IdempotencyKey = Annotated[
+    str | None,
+    Header(
+        alias="Idempotency-Key",
+        description="Repeat a write safely: the same key and body never act twice.",
+    ),
+]
+
+
+@dataclass(frozen=True)
+class Page:
+    """``?limit=&offset=`` of every list route."""
+
+    limit: int
+    offset: int
+
+
+def page(
+    limit: Annotated[int, Query(ge=1, le=100)] = 50,
+    offset: Annotated[int, Query(ge=0)] = 0,
+) -> Page:
+    return Page(limit=limit, offset=offset)
+
+
+PageParams = Annotated[Page, Depends(page)]

@@ -1,0 +1,171 @@
+"""``Idempotency-Key`` for write requests: the same key and body never act twice.
+
+The first request with a key claims it by inserting a row (a unique primary key
+makes that race-free on both databases); requests that arrive while it runs wait
+for its outcome and replay it. A different body under the same key is refused.
+A claim left behind by a crash goes stale and may be taken over.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import hashlib
+import time
+from collections.abc import Awaitable, Callable
+from dataclasses import dataclass
+from datetime import UTC, datetime, timedelta
+
+from sqlalchemy import (
+    Column,
+    DateTime,
+    Integer,
+    LargeBinary,
+    MetaData,
+    String,
+    Table,
+    delete,
+    insert,
+    select,
+    update,
+)
+from sqlalchemy.exc import IntegrityError
+from sqlalchemy.ext.asyncio import AsyncEngine
+
+from minishop.platform.problems import Problem
+
+MAX_KEY_LENGTH = 255
+
+
+def idempotency_table(metadata: MetaData) -> Table:
+    return Table(
+        "idempotency_keys",
+        metadata,
+        Column("key", String(MAX_KEY_LENGTH + 64), primary_key=True),
+        Column("fingerprint", String(64), nullable=False),
+        Column("status_code", Integer, nullable=True),
+        Column("response_body", LargeBinary, nullable=True),
+        Column("created_at", DateTime(timezone=True), nullable=False),
+    )
+
+
+@dataclass(frozen=True)
+class StoredResponse:
+    status_code: int
+    body: bytes
+
+
+def fingerprint(method: str, path: str, body: bytes) -> str:
+    return hashlib.sha256(b"%s %s\n%s" % (method.encode(), path.encode(), body)).hexdigest()
+
+
+def validate_key(key: str) -> str:
+    key = key.strip()
+    if not key or len(key) > MAX_KEY_LENGTH:
+        raise Problem(
+            400,
+            f"Idempotency-Key must be 1 to {MAX_KEY_LENGTH} characters.",
+            type_="invalid-idempotency-key",
+        )
+    return key
+
+
+class IdempotencyStore:
+    def __init__(
+        self,
+        engine: AsyncEngine,
+        table: Table,
+        *,
+        wait_seconds: float = 10.0,
+        poll_seconds: float = 0.02,
+        stale_after: timedelta = timedelta(minutes=2),
+    ) -> None:
+        self._engine = engine
+        self._table = table
+        self._wait_seconds = wait_seconds
+        self._poll_seconds = poll_seconds
+        self._stale_after = stale_after
+
+    async def run(
+        self,
+        scope: str,
+        key: str,
+        request_fingerprint: str,
+        operation: Callable[[], Awaitable[StoredResponse]],
+    ) -> tuple[StoredResponse, bool]:
+        """Run ``operation`` once per key; replay its response to every repeat.
+
+        Returns the response and whether it was a replay.
+
+        A raised exception releases the key so the client may retry; a returned
+        response (a success, or a business outcome such as a declined payment) is
+        kept and replayed.
+        """
+        scoped_key = f"{scope}:{validate_key(key)}"
+        replay = await self._claim(scoped_key, request_fingerprint)
+        if replay is not None:
+            return replay, True
+        try:
+            response = await operation()
+        except BaseException:
+            await self._release(scoped_key)
+            raise
+        await self._complete(scoped_key, response)
+        return response, False
+
+    async def _claim(self, key: str, request_fingerprint: str) -> StoredResponse | None:
+        deadline = time.monotonic() + self._wait_seconds
+        table = self._table
+        while True:
+            try:
+                async with self._engine.begin() as connection:
+                    await connection.execute(
+                        insert(table).values(
+                            key=key,
+                            fingerprint=request_fingerprint,
+                            created_at=datetime.now(UTC),
+                        )
+                    )
+                return None
+            except IntegrityError:
+                pass
+            async with self._engine.connect() as connection:
+                row = (
+                    await connection.execute(select(table).where(table.c.key == key))
+                ).one_or_none()
+            if row is None:
+                continue  # released between our insert and our read: try again
+            if row.fingerprint != request_fingerprint:
+                raise Problem(
+                    422,
+                    "This Idempotency-Key was already used with a different request.",
+                    type_="idempotency-key-reused",
+                )
+            if row.status_code is not None:
+                return StoredResponse(row.status_code, row.response_body)
+            created_at = row.created_at if row.created_at.tzinfo else row.created_at.replace(tzinfo=UTC)
+            if datetime.now(UTC) - created_at > self._stale_after:
+                await self._release(key, only_if_created_at=row.created_at)
+                continue
+            if time.monotonic() >= deadline:
+                raise Problem(
+                    409,
+                    "A request with this Idempotency-Key is still being processed; retry later.",
+                    type_="idempotency-key-in-progress",
+                    headers={"Retry-After": "1"},
+                )
+            await asyncio.sleep(self._poll_seconds)
+
+    async def _complete(self, key: str, response: StoredResponse) -> None:
+        async with self._engine.begin() as connection:
+            await connection.execute(
+                update(self._table)
+                .where(self._table.c.key == key)
+                .values(status_code=response.status_code, response_body=response.body)
+            )
+
+    async def _release(self, key: str, only_if_created_at: datetime | None = None) -> None:
+        statement = delete(self._table).where(self._table.c.key == key)
+        if only_if_created_at is not None:
+            statement = statement.where(self._table.c.created_at == only_if_created_at)
+        async with self._engine.begin() as connection:
+            await connection.execute(statement)

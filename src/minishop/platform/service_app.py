@@ -1,0 +1,120 @@
+"""Builds a service's FastAPI application around its routers, the same way for all five."""
+
+from __future__ import annotations
+
+from collections.abc import AsyncIterator, Awaitable, Callable, Mapping, Sequence
+from contextlib import asynccontextmanager
+from dataclasses import dataclass, field
+from pathlib import Path
+
+from fastapi import APIRouter, FastAPI
+from opentelemetry.instrumentation.utils import suppress_instrumentation
+from sqlalchemy.ext.asyncio import AsyncEngine
+
+from minishop import __version__
+from minishop.observability import (
+    HealthCheck,
+    ObservabilityMiddleware,
+    Telemetry,
+    build_health_router,
+    metrics_endpoint,
+)
+from minishop.observability.database import trace_engine
+from minishop.observability.logging import get_logger
+from minishop.platform.body_limit import BodySizeLimitMiddleware
+from minishop.platform.database import ping, pool_capacity, pool_in_use
+from minishop.platform.migrations import upgrade_to_head
+from minishop.platform.problems import install_problem_handlers
+
+Hook = Callable[[], Awaitable[None]]
+
+# FastAPI 0.142+ traces on its own as soon as an OpenTelemetry provider exists and
+# would double every span of ObservabilityMiddleware: the middleware owns tracing.
+NATIVE_TELEMETRY_OFF = {
+    "tracing": False,
+    "metrics": False,
+    "logs": False,
+    "operation_spans": False,
+    "auto_configure": False,
+}
+
+
+@dataclass
+class ServiceParts:
+    """What one service contributes; everything else is common."""
+
+    name: str
+    description: str
+    telemetry: Telemetry
+    routers: Sequence[APIRouter]
+    max_body_bytes: int
+    engine: AsyncEngine | None = None
+    migrations_dir: Path | None = None
+    readiness: Mapping[str, HealthCheck] = field(default_factory=dict)
+    on_startup: Sequence[Hook] = ()
+    on_shutdown: Sequence[Hook] = ()
+
+
+def create_service_app(parts: ServiceParts) -> FastAPI:
+    telemetry = parts.telemetry
+    log = get_logger("minishop.lifecycle")
+    checks = dict(parts.readiness)
+    engine = parts.engine
+    if engine is not None:
+        checks = {"database": _untraced_ping(engine), **checks}
+        trace_engine(engine, telemetry.tracer_provider)
+        telemetry.metrics.gauge_callback(
+            "db_pool_connections_in_use",
+            "Database connections checked out of the pool.",
+            lambda: pool_in_use(engine),
+        )
+        telemetry.metrics.gauge_callback(
+            "db_pool_connections_max",
+            "Most database connections the pool will open.",
+            lambda: pool_capacity(engine),
+        )
+
+    @asynccontextmanager
+    async def lifespan(_app: FastAPI) -> AsyncIterator[None]:
+        await telemetry.start()
+        if engine is not None and parts.migrations_dir is not None:
+            with suppress_instrumentation():
+                await upgrade_to_head(engine, parts.migrations_dir)
+        for hook in parts.on_startup:
+            await hook()
+        log.info("service started", version=__version__)
+        try:
+            yield
+        finally:
+            log.info("service stopping")
+            for hook in parts.on_shutdown:
+                await hook()
+            if engine is not None:
+                await engine.dispose()
+            await telemetry.shutdown()
+
+    app = FastAPI(
+        title=f"MiniShop {parts.name}",
+        description=parts.description,
+        version=__version__,
+        lifespan=lifespan,
+        telemetry=NATIVE_TELEMETRY_OFF,
+    )
+    install_problem_handlers(app)
+    app.add_middleware(BodySizeLimitMiddleware, max_body_bytes=parts.max_body_bytes)
+    app.add_middleware(ObservabilityMiddleware, telemetry=telemetry)
+    app.add_api_route(
+        "/metrics", metrics_endpoint(telemetry.metrics), methods=["GET"], include_in_schema=False
+    )
+    app.include_router(build_health_router(parts.name, checks))
+    for router in parts.routers:
+        app.include_router(router)
+    return app
+
+
+def _untraced_ping(engine: AsyncEngine) -> HealthCheck:
+    async def check() -> None:
+        with suppress_instrumentation():
+            await ping(engine)
+
+    return check

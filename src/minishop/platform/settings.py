@@ -1,0 +1,81 @@
+"""Settings common to every service; each service adds its own with its own env prefix.
+
+Environment variables beat constructor arguments here (the reverse of
+pydantic-settings' default), so the ``minishop`` command line can pass the shared
+defaults it computed while a variable such as ``ORDERS_PORT`` still wins.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+from pydantic import Field, field_validator
+from pydantic_settings import BaseSettings, PydanticBaseSettingsSource, SettingsConfigDict
+
+from minishop.observability.logging import parse_level
+
+
+class ServiceSettings(BaseSettings):
+    """What every service is configured with; subclasses set ``env_prefix``."""
+
+    model_config = SettingsConfigDict(extra="ignore", validate_default=True)
+
+    host: str = "127.0.0.1"
+    port: int = Field(ge=1, le=65535)
+    data_dir: Path = Path("data")
+    database_url: str | None = Field(
+        default=None,
+        description="SQLAlchemy async URL; default: a SQLite file per service in data_dir.",
+    )
+    db_pool_size: int = Field(default=10, ge=1, le=200)
+    log_level: str = "INFO"
+    environment: str = "local"
+    max_body_bytes: int = Field(default=65_536, ge=1024)
+    http_timeout_seconds: float = Field(default=5.0, gt=0)
+    idempotency_wait_seconds: float = Field(default=10.0, gt=0)
+
+    @classmethod
+    def settings_customise_sources(
+        cls,
+        settings_cls: type[BaseSettings],
+        init_settings: PydanticBaseSettingsSource,
+        env_settings: PydanticBaseSettingsSource,
+        dotenv_settings: PydanticBaseSettingsSource,
+        file_secret_settings: PydanticBaseSettingsSource,
+    ) -> tuple[PydanticBaseSettingsSource, ...]:
+        return env_settings, dotenv_settings, init_settings, file_secret_settings
+
+    @field_validator("log_level")
+    @classmethod
+    def _known_level(cls, value: str) -> str:
+        parse_level(value)
+        return value.upper()
+
+    @field_validator("database_url")
+    @classmethod
+    def _async_driver(cls, value: str | None) -> str | None:
+        if value is None or value == "":
+            return None
+        if value.startswith(("postgresql://", "postgres://")):
+            return "postgresql+asyncpg://" + value.split("://", 1)[1]
+        if value.startswith("sqlite://"):
+            return "sqlite+aiosqlite://" + value.split("://", 1)[1]
+        if not value.startswith(("postgresql+asyncpg://", "sqlite+aiosqlite://")):
+            raise ValueError("use a postgresql:// or sqlite:// URL")
+        return value
+
+    def resolved_database_url(self, service: str) -> str:
+        if self.database_url:
+            return self.database_url
+        return f"sqlite+aiosqlite:///{(self.data_dir / f'{service}.db').resolve()}"
+
+
+class DownstreamSettings(BaseSettings):
+    """Where the other services are, for the services that call them."""
+
+    model_config = SettingsConfigDict(extra="ignore")
+
+    users_url: str = "http://127.0.0.1:8001"
+    products_url: str = "http://127.0.0.1:8002"
+    orders_url: str = "http://127.0.0.1:8003"
+    payments_url: str = "http://127.0.0.1:8004"

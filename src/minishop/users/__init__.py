@@ -1,0 +1,1 @@
+"""Users service: who may place orders."""

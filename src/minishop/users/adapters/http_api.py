@@ -1,0 +1,73 @@
+"""The users HTTP API (``/api/v1/users``)."""
+
+from __future__ import annotations
+
+from datetime import datetime
+
+from fastapi import APIRouter, Request, Response
+from pydantic import BaseModel, ConfigDict, Field
+
+from minishop.platform.http import IdempotencyKey, PageParams, idempotent_json
+from minishop.platform.idempotency import IdempotencyStore
+from minishop.platform.problems import Problem
+from minishop.users.adapters.telemetry import UserMetrics
+from minishop.users.application.services import UserService
+from minishop.users.domain.model import EmailAlreadyRegistered, InvalidUser, UserNotFound
+
+
+class CreateUser(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+    email: str = Field(max_length=254, examples=["ada@example.com"])
+    name: str = Field(max_length=200, examples=["Ada Lovelace"])
+
+
+class UserOut(BaseModel):
+    id: int
+    email: str
+    name: str
+    created_at: datetime
+
+
+class UserList(BaseModel):
+    items: list[UserOut]
+    limit: int
+    offset: int
+
+
+def build_router(service: UserService, store: IdempotencyStore, metrics: UserMetrics) -> APIRouter:
+    router = APIRouter(prefix="/api/v1/users", tags=["users"])
+
+    @router.post("", status_code=201, response_model=UserOut)
+    async def create_user(
+        body: CreateUser, request: Request, idempotency_key: IdempotencyKey = None
+    ) -> Response:
+        async def register() -> tuple[int, UserOut]:
+            try:
+                user = await service.register(body.email, body.name)
+            except InvalidUser as exc:
+                raise Problem(422, str(exc), type_="invalid-user") from exc
+            except EmailAlreadyRegistered as exc:
+                raise Problem(409, str(exc), type_="email-taken") from exc
+            metrics.registered()
+            return 201, UserOut.model_validate(user, from_attributes=True)
+
+        return await idempotent_json(request, store, idempotency_key, register)
+
+    @router.get("/{user_id}", response_model=UserOut)
+    async def get_user(user_id: int) -> UserOut:
+        try:
+            user = await service.get(user_id)
+        except UserNotFound as exc:
+            raise Problem(404, str(exc), type_="user-not-found") from exc
+        return UserOut.model_validate(user, from_attributes=True)
+
+    @router.get("", response_model=UserList)
+    async def list_users(page: PageParams) -> UserList:
+        users = await service.list(page.limit, page.offset)
+        return UserList(
+            items=[UserOut.model_validate(user, from_attributes=True) for user in users],
+            limit=page.limit,
+            offset=page.offset,
+        )
+
+    return router
