@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import httpx
 from opentelemetry import propagate, trace
+from opentelemetry.instrumentation.utils import is_instrumentation_enabled
 from opentelemetry.trace import SpanKind, Status, StatusCode
 
 
@@ -21,6 +22,8 @@ class TracingTransport(httpx.AsyncBaseTransport):
         self._peer = peer
 
     async def handle_async_request(self, request: httpx.Request) -> httpx.Response:
+        if not is_instrumentation_enabled():
+            return await self._wrapped.handle_async_request(request)
         with self._tracer.start_as_current_span(
             f"{request.method} {self._peer}",
             kind=SpanKind.CLIENT,

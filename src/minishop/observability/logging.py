@@ -96,7 +96,9 @@ def parse_level(level: str | int) -> int:
     return number
 
 
-def configure_logging(service: str, level: str | int = "INFO", stream: IO[bytes] | None = None) -> None:
+def configure_logging(
+    service: str, level: str | int = "INFO", stream: IO[bytes] | None = None
+) -> None:
     """Set up the process-wide JSON log pipeline for ``service``.
 
     Logging is process state: each service runs in its own process, so the last
@@ -129,6 +131,7 @@ def configure_logging(service: str, level: str | int = "INFO", stream: IO[bytes]
     # Libraries that would otherwise log every retry or every statement at our level.
     logging.getLogger("opentelemetry.exporter.otlp").setLevel(logging.CRITICAL)
     logging.getLogger("sqlalchemy.engine").setLevel(logging.WARNING)
+    logging.getLogger("httpx").setLevel(logging.WARNING)  # the client spans already say this
     logging.getLogger("uvicorn.access").disabled = True  # the middleware logs each request once
 
 

@@ -34,7 +34,7 @@ LATENCY_BUCKETS = (
 
 
 class _CallbackGauges(Collector):
-    """Gauges read at scrape time from callbacks (pool use, queue depth): nothing on the hot path."""
+    """Gauges read at scrape time from callbacks: nothing on the hot path."""
 
     def __init__(self, service: str) -> None:
         self._service = service
@@ -117,7 +117,7 @@ class ServiceMetrics:
         self._callbacks.add(name, documentation, read)
 
     def counter(self, name: str, documentation: str, labels: Sequence[str] = ()) -> Counter:
-        """A business counter carrying the ``service`` label first; call ``.labels(service, ...)``."""
+        """A business counter whose first label is ``service``."""
         return Counter(name, documentation, ["service", *labels], registry=self.registry)
 
     def gauge(self, name: str, documentation: str, labels: Sequence[str] = ()) -> Gauge:
@@ -136,6 +136,8 @@ def metrics_endpoint(metrics: ServiceMetrics) -> Callable[[Request], Response]:
 
     def serve(request: Request) -> Response:
         encoder, content_type = choose_encoder(request.headers.get("accept"))
-        return Response(encoder(metrics.registry), media_type=None, headers={"Content-Type": content_type})
+        return Response(
+            encoder(metrics.registry), media_type=None, headers={"Content-Type": content_type}
+        )
 
     return serve

@@ -131,9 +131,7 @@ class ObservabilityMiddleware:
         )
         metrics = self._metrics
         status_text = str(status)
-        metrics.requests.labels(self._service, method, route, status_text).inc(
-            exemplar=exemplar
-        )
+        metrics.requests.labels(self._service, method, route, status_text).inc(exemplar=exemplar)
         metrics.duration.labels(self._service, method, route).observe(duration, exemplar=exemplar)
         if reason is not None:
             metrics.errors.labels(self._service, method, route, status_text, reason).inc(

@@ -1,1 +1,1 @@
-"""Plumbing every service shares that is not observability: settings, database, errors, idempotency."""
+"""Plumbing every service shares besides observability: settings, database, errors."""

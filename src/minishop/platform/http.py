@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
+from decimal import Decimal
 from typing import Annotated, Any
 
 import httpx
@@ -11,7 +12,7 @@ import orjson
 from fastapi import Depends, Header, Query, Request, Response
 from opentelemetry import trace
 from opentelemetry.instrumentation.utils import suppress_instrumentation
-from pydantic import BaseModel
+from pydantic import BaseModel, PlainSerializer
 
 from minishop.observability.httpx_transport import TracingTransport
 from minishop.platform.idempotency import IdempotencyStore, StoredResponse, fingerprint
@@ -110,3 +111,18 @@ def page(
 
 
 PageParams = Annotated[Page, Depends(page)]
+
+
+def cents_to_decimal(cents: int) -> Decimal:
+    return (Decimal(cents) / 100).quantize(Decimal("0.01"))
+
+
+def decimal_to_cents(amount: Decimal) -> int:
+    return int((amount * 100).to_integral_value())
+
+
+Money = Annotated[
+    Decimal,
+    PlainSerializer(float, return_type=float, when_used="json"),
+]
+"""An amount in the shop's currency: exact in Python, a plain JSON number on the wire."""

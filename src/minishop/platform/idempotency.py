@@ -142,7 +142,9 @@ class IdempotencyStore:
                 )
             if row.status_code is not None:
                 return StoredResponse(row.status_code, row.response_body)
-            created_at = row.created_at if row.created_at.tzinfo else row.created_at.replace(tzinfo=UTC)
+            created_at = (
+                row.created_at if row.created_at.tzinfo else row.created_at.replace(tzinfo=UTC)
+            )
             if datetime.now(UTC) - created_at > self._stale_after:
                 await self._release(key, only_if_created_at=row.created_at)
                 continue

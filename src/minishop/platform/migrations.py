@@ -27,7 +27,9 @@ def run_migrations(target_metadata: MetaData) -> None:
     """Body of every service's ``env.py``: migrate over the connection handed in by the service."""
     connection = context.config.attributes.get("connection")
     if connection is None:
-        raise RuntimeError("MiniShop migrations run when a service starts: run `minishop serve NAME`")
+        raise RuntimeError(
+            "MiniShop migrations run when a service starts: run `minishop serve NAME`"
+        )
     context.configure(
         connection=connection,
         target_metadata=target_metadata,

@@ -9,6 +9,8 @@ from pathlib import Path
 
 from fastapi import APIRouter, FastAPI
 from opentelemetry.instrumentation.utils import suppress_instrumentation
+from opentelemetry.sdk.trace.export import SpanExporter
+from sqlalchemy import Table
 from sqlalchemy.ext.asyncio import AsyncEngine
 
 from minishop import __version__
@@ -18,13 +20,16 @@ from minishop.observability import (
     Telemetry,
     build_health_router,
     metrics_endpoint,
+    setup_telemetry,
 )
 from minishop.observability.database import trace_engine
 from minishop.observability.logging import get_logger
 from minishop.platform.body_limit import BodySizeLimitMiddleware
-from minishop.platform.database import ping, pool_capacity, pool_in_use
+from minishop.platform.database import create_engine, ping, pool_capacity, pool_in_use
+from minishop.platform.idempotency import IdempotencyStore
 from minishop.platform.migrations import upgrade_to_head
 from minishop.platform.problems import install_problem_handlers
+from minishop.platform.settings import ServiceSettings
 
 Hook = Callable[[], Awaitable[None]]
 
@@ -118,3 +123,32 @@ def _untraced_ping(engine: AsyncEngine) -> HealthCheck:
             await ping(engine)
 
     return check
+
+
+@dataclass
+class Foundation:
+    """The parts every database-owning service starts from."""
+
+    telemetry: Telemetry
+    engine: AsyncEngine
+    idempotency: IdempotencyStore
+
+
+def build_foundation(
+    service: str,
+    settings: ServiceSettings,
+    idempotency_keys: Table,
+    span_exporter: SpanExporter | None = None,
+) -> Foundation:
+    telemetry = setup_telemetry(
+        service,
+        version=__version__,
+        environment=settings.environment,
+        log_level=settings.log_level,
+        span_exporter=span_exporter,
+    )
+    engine = create_engine(settings.resolved_database_url(service), pool_size=settings.db_pool_size)
+    store = IdempotencyStore(
+        engine, idempotency_keys, wait_seconds=settings.idempotency_wait_seconds
+    )
+    return Foundation(telemetry=telemetry, engine=engine, idempotency=store)

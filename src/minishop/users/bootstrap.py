@@ -7,11 +7,7 @@ from pathlib import Path
 from fastapi import FastAPI
 from opentelemetry.sdk.trace.export import SpanExporter
 
-from minishop import __version__
-from minishop.observability import setup_telemetry
-from minishop.platform.database import create_engine
-from minishop.platform.idempotency import IdempotencyStore
-from minishop.platform.service_app import ServiceParts, create_service_app
+from minishop.platform.service_app import ServiceParts, build_foundation, create_service_app
 from minishop.users.adapters import http_api, orm
 from minishop.users.adapters.repository import SqlUserRepository
 from minishop.users.adapters.telemetry import UserMetrics
@@ -23,27 +19,17 @@ MIGRATIONS = Path(__file__).parent / "adapters" / "migrations"
 
 
 def create_app(settings: UsersSettings, *, span_exporter: SpanExporter | None = None) -> FastAPI:
-    telemetry = setup_telemetry(
-        SERVICE,
-        version=__version__,
-        environment=settings.environment,
-        log_level=settings.log_level,
-        span_exporter=span_exporter,
-    )
-    engine = create_engine(settings.resolved_database_url(SERVICE), pool_size=settings.db_pool_size)
-    service = UserService(SqlUserRepository(engine))
-    store = IdempotencyStore(
-        engine, orm.idempotency_keys, wait_seconds=settings.idempotency_wait_seconds
-    )
-    router = http_api.build_router(service, store, UserMetrics(telemetry.metrics))
+    base = build_foundation(SERVICE, settings, orm.idempotency_keys, span_exporter)
+    service = UserService(SqlUserRepository(base.engine))
+    router = http_api.build_router(service, base.idempotency, UserMetrics(base.telemetry.metrics))
     return create_service_app(
         ServiceParts(
             name=SERVICE,
             description="Who may place orders.",
-            telemetry=telemetry,
+            telemetry=base.telemetry,
             routers=[router],
             max_body_bytes=settings.max_body_bytes,
-            engine=engine,
+            engine=base.engine,
             migrations_dir=MIGRATIONS,
         )
     )

@@ -1,0 +1,1 @@
+"""The ``minishop`` command line: run one service, or the whole shop."""

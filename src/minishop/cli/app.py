@@ -1,0 +1,196 @@
+"""``minishop``: ``up`` starts the shop, ``status`` checks it, ``serve`` runs one service."""
+
+from __future__ import annotations
+
+import os
+import signal
+import sys
+import time
+from pathlib import Path
+from typing import Annotated
+
+import httpx
+import typer
+from pydantic import ValidationError
+
+from minishop.cli.catalog import BY_NAME, DOWNSTREAMS, SERVICES, ServiceEntry
+from minishop.cli.supervisor import ProcessSpec, StartupError, Supervisor
+from minishop.platform.settings import ServiceSettings
+
+cli = typer.Typer(
+    help="MiniShop: a small shop built to be observed.",
+    no_args_is_help=True,
+    add_completion=False,
+    pretty_exceptions_enable=False,
+)
+
+
+def _fail(message: str) -> typer.Exit:
+    typer.secho(f"minishop: {message}", fg=typer.colors.RED, err=True)
+    return typer.Exit(code=2)
+
+
+def _settings_problem(entry: ServiceEntry, error: ValidationError) -> str:
+    first = error.errors()[0]
+    field = ".".join(str(part) for part in first["loc"]) or "settings"
+    return f"bad setting for {entry.name}: {entry.env_prefix}{field.upper()}: {first['msg']}"
+
+
+def load_settings(entry: ServiceEntry, **defaults: object) -> ServiceSettings:
+    try:
+        return entry.settings_type()(**defaults)
+    except ValidationError as exc:
+        raise _fail(_settings_problem(entry, exc)) from None
+
+
+@cli.command()
+def serve(
+    service: Annotated[str, typer.Argument(help="users, products, orders, payments or gateway")],
+) -> None:
+    """Run one service in this process (``up`` runs all five this way)."""
+    entry = BY_NAME.get(service)
+    if entry is None:
+        raise _fail(f"unknown service {service!r}: choose from {', '.join(BY_NAME)}")
+    settings = load_settings(entry)
+    import uvicorn
+
+    app = entry.app_factory()(settings)
+    config = uvicorn.Config(
+        app,
+        host=settings.host,
+        port=settings.port,
+        log_config=None,
+        access_log=False,
+        lifespan="on",
+        timeout_graceful_shutdown=10,
+        server_header=False,
+    )
+    server = uvicorn.Server(config)
+    server.run()
+    if not server.started:
+        sys.exit(1)
+
+
+def _plan(data_dir: Path | None, log_level: str | None) -> list[ProcessSpec]:
+    """Each service's settings as its process will read them, and the env that says so."""
+    shared: dict[str, str] = {}
+    if data_dir is not None:
+        shared["data_dir"] = str(data_dir)
+    if log_level is not None:
+        shared["log_level"] = log_level
+    resolved = {entry.name: load_settings(entry, **shared) for entry in SERVICES}
+    specs = []
+    for entry in SERVICES:
+        settings = resolved[entry.name]
+        env = {f"{entry.env_prefix}{key.upper()}": value for key, value in shared.items()}
+        for downstream in DOWNSTREAMS.get(entry.name, ()):
+            target = resolved[downstream]
+            env.setdefault(
+                f"{entry.env_prefix}{downstream.upper()}_URL",
+                os.environ.get(
+                    f"{entry.env_prefix}{downstream.upper()}_URL",
+                    f"http://{target.host}:{target.port}",
+                ),
+            )
+        specs.append(ProcessSpec(entry.name, settings.host, settings.port, env))
+    return specs
+
+
+def _banner(specs: list[ProcessSpec], seconds: float) -> str:
+    gateway = next(spec for spec in specs if spec.name == "gateway")
+    endpoint = os.environ.get("OTEL_EXPORTER_OTLP_TRACES_ENDPOINT") or os.environ.get(
+        "OTEL_EXPORTER_OTLP_ENDPOINT"
+    )
+    lines = [
+        "",
+        f"MiniShop is up ({seconds:.1f} s). Where to look:",
+        f"  shop (gateway)  {gateway.url}",
+    ]
+    for spec in specs:
+        lines.append(f"  {spec.name:<9} docs {spec.url}/docs   metrics {spec.url}/metrics")
+    lines += [
+        "  traces          "
+        + (
+            f"exported over OTLP to {endpoint}"
+            if endpoint
+            else "not exported: set OTEL_EXPORTER_OTLP_ENDPOINT"
+        ),
+        "  logs            below, one JSON line per event, prefixed by service",
+        "",
+        "Place an order:",
+        f"  curl -s -X POST {gateway.url}/order -H 'content-type: application/json' "
+        '-d \'{"user_id": 1, "items": [{"product_id": 1, "quantity": 2}]}\'',
+        "Ctrl-C stops everything.",
+        "",
+    ]
+    return "\n".join(lines)
+
+
+@cli.command()
+def up(
+    data_dir: Annotated[
+        Path | None, typer.Option(help="Where the SQLite files live (default: ./data).")
+    ] = None,
+    log_level: Annotated[str | None, typer.Option(help="debug, info, warning or error.")] = None,
+    ready_timeout: Annotated[float, typer.Option(help="Seconds to wait for readiness.")] = 60.0,
+) -> None:
+    """Start the five services, wait until they are ready, and show their logs."""
+    specs = _plan(data_dir, log_level)
+    supervisor = Supervisor(specs, colour=sys.stdout.isatty())
+    try:
+        supervisor.check_ports()
+    except StartupError as exc:
+        raise _fail(str(exc)) from None
+
+    stopping = False
+
+    def request_stop(signum: int, _frame: object) -> None:
+        nonlocal stopping
+        stopping = True
+
+    signal.signal(signal.SIGTERM, request_stop)
+    signal.signal(signal.SIGINT, request_stop)
+    started = time.monotonic()
+    supervisor.start()
+    try:
+        supervisor.wait_ready(ready_timeout)
+        typer.echo(_banner(specs, time.monotonic() - started))
+        while not stopping:
+            exited = supervisor.first_exited()
+            if exited is not None:
+                raise StartupError(f"{exited[0]} stopped unexpectedly (exit code {exited[1]})")
+            time.sleep(0.2)
+    except StartupError as exc:
+        supervisor.stop()
+        raise _fail(str(exc)) from None
+    typer.echo("Stopping MiniShop: letting requests finish and flushing telemetry...")
+    supervisor.stop()
+    typer.echo("MiniShop stopped.")
+
+
+@cli.command()
+def status() -> None:
+    """Show each service's readiness and the checks that fail."""
+    specs = _plan(None, None)
+    healthy = True
+    with httpx.Client(timeout=3.0) as client:
+        for spec in specs:
+            try:
+                response = client.get(f"{spec.url}/health/ready")
+                body = response.json()
+                failing = [
+                    f"{name}: {check.get('error', 'fail')}"
+                    for name, check in body.get("checks", {}).items()
+                    if check.get("status") != "pass"
+                ]
+                state = "ready" if response.status_code == 200 else "NOT READY"
+                detail = "; ".join(failing)
+            except httpx.HTTPError as exc:
+                state, detail = "DOWN", type(exc).__name__
+            healthy &= state == "ready"
+            typer.echo(f"{spec.name:<9} {spec.url:<24} {state:<10} {detail}")
+    raise typer.Exit(code=0 if healthy else 1)
+
+
+def main() -> None:
+    cli()

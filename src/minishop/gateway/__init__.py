@@ -1,0 +1,1 @@
+"""Gateway: the one door clients use; routing, API keys and rate limits."""

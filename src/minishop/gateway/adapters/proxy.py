@@ -1,0 +1,59 @@
+"""Forwards a client's request to the service that answers it."""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+
+import httpx
+from fastapi import Request, Response
+
+from minishop.gateway.domain.routing import Route
+from minishop.platform.problems import Problem
+
+FORWARDED_REQUEST_HEADERS = ("content-type", "accept", "idempotency-key", "x-request-id")
+FORWARDED_RESPONSE_HEADERS = ("content-type", "retry-after", "idempotent-replayed", "location")
+
+
+class Proxy:
+    def __init__(self, clients: Mapping[str, httpx.AsyncClient]) -> None:
+        self._clients = clients
+
+    async def forward(self, route: Route, request: Request) -> Response:
+        client = self._clients[route.service]
+        headers = {
+            name: value
+            for name in FORWARDED_REQUEST_HEADERS
+            if (value := request.headers.get(name)) is not None
+        }
+        if request.client is not None:
+            headers["x-forwarded-for"] = request.client.host
+        try:
+            upstream = await client.request(
+                request.method,
+                route.upstream_path,
+                params=request.query_params,
+                content=await request.body(),
+                headers=headers,
+            )
+        except httpx.TimeoutException as exc:
+            raise Problem(
+                504,
+                f"The {route.service} service did not answer in time.",
+                type_="upstream-timeout",
+            ) from exc
+        except httpx.HTTPError as exc:
+            raise Problem(
+                503,
+                f"The {route.service} service is unavailable.",
+                type_="upstream-unavailable",
+                headers={"Retry-After": "1"},
+            ) from exc
+        return Response(
+            upstream.content,
+            status_code=upstream.status_code,
+            headers={
+                name: value
+                for name in FORWARDED_RESPONSE_HEADERS
+                if (value := upstream.headers.get(name)) is not None
+            },
+        )

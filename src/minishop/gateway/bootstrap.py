@@ -1,0 +1,75 @@
+"""Composition root of the gateway: the one place its parts are wired."""
+
+from __future__ import annotations
+
+import time
+from collections.abc import Mapping
+
+import httpx
+from fastapi import FastAPI
+from opentelemetry.sdk.trace.export import SpanExporter
+
+from minishop import __version__
+from minishop.gateway.adapters import http_api
+from minishop.gateway.adapters.proxy import Proxy
+from minishop.gateway.application.admission import Admission
+from minishop.gateway.domain.rate_limit import RateLimiter
+from minishop.gateway.domain.routing import SERVICES
+from minishop.gateway.settings import GatewaySettings
+from minishop.observability import setup_telemetry
+from minishop.platform.http import build_client, liveness_check
+from minishop.platform.service_app import ServiceParts, create_service_app
+
+SERVICE = "gateway"
+
+
+def create_app(
+    settings: GatewaySettings,
+    *,
+    span_exporter: SpanExporter | None = None,
+    transports: Mapping[str, httpx.AsyncBaseTransport] | None = None,
+) -> FastAPI:
+    telemetry = setup_telemetry(
+        SERVICE,
+        version=__version__,
+        environment=settings.environment,
+        log_level=settings.log_level,
+        span_exporter=span_exporter,
+    )
+    transports = transports or {}
+    urls = {
+        "users": settings.users_url,
+        "products": settings.products_url,
+        "orders": settings.orders_url,
+        "payments": settings.payments_url,
+    }
+    clients = {
+        service: build_client(
+            urls[service],
+            peer=service,
+            tracer=telemetry.tracer,
+            timeout=settings.http_timeout_seconds,
+            transport=transports.get(service),
+        )
+        for service in SERVICES
+    }
+    admission = Admission(
+        settings.api_keys,
+        RateLimiter(settings.rate_limit_per_second, settings.rate_limit_burst, time.monotonic),
+    )
+
+    async def close_clients() -> None:
+        for client in clients.values():
+            await client.aclose()
+
+    return create_service_app(
+        ServiceParts(
+            name=SERVICE,
+            description="The one door clients use: routing, API keys and rate limits.",
+            telemetry=telemetry,
+            routers=[http_api.build_router(Proxy(clients), admission)],
+            max_body_bytes=settings.max_body_bytes,
+            readiness={service: liveness_check(client) for service, client in clients.items()},
+            on_shutdown=[close_clients],
+        )
+    )

@@ -1,0 +1,97 @@
+"""HTTP clients of the services orders depends on, behind the application's ports."""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from decimal import Decimal
+
+import httpx
+
+from minishop.orders.domain.model import (
+    DependencyUnavailable,
+    OrderLine,
+    OutOfStock,
+    UnknownProducts,
+)
+
+
+def _unavailable(service: str, error: httpx.HTTPError | httpx.Response) -> DependencyUnavailable:
+    if isinstance(error, httpx.Response):
+        return DependencyUnavailable(service, f"answered {error.status_code}")
+    return DependencyUnavailable(service, type(error).__name__)
+
+
+class HttpUserDirectory:
+    def __init__(self, client: httpx.AsyncClient) -> None:
+        self._client = client
+
+    async def exists(self, user_id: int) -> bool:
+        try:
+            response = await self._client.get(f"/api/v1/users/{user_id}")
+        except httpx.HTTPError as exc:
+            raise _unavailable("users", exc) from exc
+        if response.status_code == 404:
+            return False
+        if response.status_code != 200:
+            raise _unavailable("users", response)
+        return True
+
+
+class HttpCatalog:
+    def __init__(self, client: httpx.AsyncClient) -> None:
+        self._client = client
+
+    async def prices(self, product_ids: Sequence[int]) -> dict[int, int]:
+        try:
+            response = await self._client.get(
+                "/api/v1/products",
+                params={"ids": ",".join(str(pid) for pid in product_ids), "limit": 100},
+            )
+        except httpx.HTTPError as exc:
+            raise _unavailable("products", exc) from exc
+        if response.status_code != 200:
+            raise _unavailable("products", response)
+        return {
+            item["id"]: int(Decimal(str(item["price"])) * 100) for item in response.json()["items"]
+        }
+
+
+class HttpInventory:
+    def __init__(self, client: httpx.AsyncClient) -> None:
+        self._client = client
+
+    async def deduct(self, reservation_id: str, lines: Sequence[OrderLine]) -> None:
+        body = {
+            "reservation_id": reservation_id,
+            "items": [{"product_id": line.product_id, "quantity": line.quantity} for line in lines],
+        }
+        try:
+            response = await self._client.post("/internal/inventory/deductions", json=body)
+        except httpx.HTTPError as exc:
+            raise _unavailable("products", exc) from exc
+        if response.status_code in (200, 201):
+            return
+        problem = _problem(response)
+        if response.status_code == 409 and problem.get("type") == "insufficient-stock":
+            raise OutOfStock(str(problem.get("detail")), problem.get("product_id"))
+        if problem.get("type") == "product-not-found":
+            raise UnknownProducts([int(problem["product_id"])])
+        raise _unavailable("products", response)
+
+    async def release(self, reservation_id: str) -> None:
+        try:
+            response = await self._client.post(
+                f"/internal/inventory/deductions/{reservation_id}/release"
+            )
+        except httpx.HTTPError as exc:
+            raise _unavailable("products", exc) from exc
+        if response.status_code != 200:
+            raise _unavailable("products", response)
+
+
+def _problem(response: httpx.Response) -> dict:
+    try:
+        body = response.json()
+    except ValueError:
+        return {}
+    return body if isinstance(body, dict) else {}

@@ -1,0 +1,171 @@
+"""The orders HTTP API: public ``/api/v1/orders`` and the internal payment-result route."""
+
+from __future__ import annotations
+
+from datetime import datetime
+from typing import Annotated
+
+from fastapi import APIRouter, Query, Request, Response
+from pydantic import BaseModel, ConfigDict, Field
+
+from minishop.orders.adapters.telemetry import OrderMetrics
+from minishop.orders.application.services import OrderService
+from minishop.orders.domain.model import (
+    MAX_LINES,
+    DependencyUnavailable,
+    InvalidOrder,
+    InvalidTransition,
+    Order,
+    OrderNotFound,
+    OutOfStock,
+    UnknownProducts,
+    UnknownUser,
+)
+from minishop.platform.http import (
+    IdempotencyKey,
+    Money,
+    PageParams,
+    cents_to_decimal,
+    idempotent_json,
+)
+from minishop.platform.idempotency import IdempotencyStore
+from minishop.platform.problems import Problem
+
+
+class OrderItemIn(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+    product_id: int = Field(gt=0, examples=[1])
+    quantity: int = Field(gt=0, le=10_000, examples=[2])
+
+
+class CreateOrder(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+    user_id: int = Field(gt=0, examples=[1])
+    items: list[OrderItemIn] = Field(min_length=1, max_length=MAX_LINES)
+
+
+class OrderItemOut(BaseModel):
+    product_id: int
+    quantity: int
+    unit_price: Money
+
+
+class OrderOut(BaseModel):
+    order_id: int
+    user_id: int
+    status: str
+    total: Money
+    items: list[OrderItemOut]
+    payment_id: str | None
+    created_at: datetime
+
+    @classmethod
+    def of(cls, order: Order) -> OrderOut:
+        return cls(
+            order_id=order.id,
+            user_id=order.user_id,
+            status=order.status.value,
+            total=cents_to_decimal(order.total_cents),
+            items=[
+                OrderItemOut(
+                    product_id=line.product_id,
+                    quantity=line.quantity,
+                    unit_price=cents_to_decimal(line.unit_price_cents),
+                )
+                for line in order.lines
+            ],
+            payment_id=order.payment_id,
+            created_at=order.created_at,
+        )
+
+
+class OrderList(BaseModel):
+    items: list[OrderOut]
+    limit: int
+    offset: int
+
+
+class PaymentResult(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+    payment_id: str = Field(min_length=1, max_length=64)
+    succeeded: bool
+
+
+def _place_problem(exc: Exception) -> Problem:
+    """Why an order was refused, as the client should read it."""
+    if isinstance(exc, InvalidOrder):
+        return Problem(422, str(exc), type_="invalid-order")
+    if isinstance(exc, UnknownUser):
+        return Problem(422, str(exc), type_="unknown-user", user_id=exc.user_id)
+    if isinstance(exc, UnknownProducts):
+        return Problem(422, str(exc), type_="unknown-product", product_ids=exc.product_ids)
+    if isinstance(exc, OutOfStock):
+        return Problem(409, str(exc), type_="insufficient-stock", product_id=exc.product_id)
+    if isinstance(exc, DependencyUnavailable):
+        return Problem(503, str(exc), type_="dependency-unavailable", headers={"Retry-After": "1"})
+    raise exc
+
+
+_REJECTION_REASONS = {
+    InvalidOrder: "invalid",
+    UnknownUser: "unknown_user",
+    UnknownProducts: "unknown_product",
+    OutOfStock: "insufficient_stock",
+    DependencyUnavailable: "dependency_unavailable",
+}
+
+
+def build_router(
+    service: OrderService, store: IdempotencyStore, metrics: OrderMetrics
+) -> APIRouter:
+    router = APIRouter()
+
+    @router.post("/api/v1/orders", status_code=201, response_model=OrderOut, tags=["orders"])
+    async def create_order(
+        body: CreateOrder, request: Request, idempotency_key: IdempotencyKey = None
+    ) -> Response:
+        async def place() -> tuple[int, OrderOut]:
+            try:
+                order = await service.place(
+                    body.user_id, [(item.product_id, item.quantity) for item in body.items]
+                )
+            except tuple(_REJECTION_REASONS) as exc:
+                metrics.rejected(_REJECTION_REASONS[type(exc)])
+                raise _place_problem(exc) from exc
+            metrics.created(order)
+            return 201, OrderOut.of(order)
+
+        return await idempotent_json(request, store, idempotency_key, place)
+
+    @router.get("/api/v1/orders/{order_id}", response_model=OrderOut, tags=["orders"])
+    async def get_order(order_id: int) -> OrderOut:
+        try:
+            return OrderOut.of(await service.get(order_id))
+        except OrderNotFound as exc:
+            raise Problem(404, str(exc), type_="order-not-found") from exc
+
+    @router.get("/api/v1/orders", response_model=OrderList, tags=["orders"])
+    async def list_orders(
+        page: PageParams, user_id: Annotated[int | None, Query(gt=0)] = None
+    ) -> OrderList:
+        found = await service.list(page.limit, page.offset, user_id)
+        return OrderList(
+            items=[OrderOut.of(order) for order in found], limit=page.limit, offset=page.offset
+        )
+
+    @router.post(
+        "/internal/orders/{order_id}/payment-result",
+        response_model=OrderOut,
+        tags=["orders (internal)"],
+    )
+    async def record_payment(order_id: int, body: PaymentResult) -> OrderOut:
+        try:
+            order = await service.record_payment(order_id, body.succeeded, body.payment_id)
+        except OrderNotFound as exc:
+            raise Problem(404, str(exc), type_="order-not-found") from exc
+        except InvalidTransition as exc:
+            raise Problem(409, str(exc), type_="order-not-payable") from exc
+        metrics.status_changed(order.status.value)
+        return OrderOut.of(order)
+
+    return router

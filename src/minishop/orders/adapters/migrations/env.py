@@ -1,0 +1,4 @@
+from minishop.orders.adapters.orm import metadata
+from minishop.platform.migrations import run_migrations
+
+run_migrations(metadata)

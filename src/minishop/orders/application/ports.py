@@ -1,0 +1,55 @@
+"""What the orders use cases need: their own storage and three other services."""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from datetime import timedelta
+from typing import Protocol
+
+from minishop.orders.domain.model import Order, OrderLine, OrderStatus
+
+
+class OrderRepository(Protocol):
+    async def add_reserving(
+        self, user_id: int, lines: Sequence[OrderLine], reservation_id: str
+    ) -> Order: ...
+
+    async def confirm(self, order_id: int) -> Order:
+        """``reserving`` -> ``pending``, once its stock is held."""
+        ...
+
+    async def discard(self, order_id: int) -> None:
+        """Remove an order that never got its stock; nothing of it remains."""
+        ...
+
+    async def get(self, order_id: int) -> Order | None: ...
+
+    async def list(self, limit: int, offset: int, user_id: int | None) -> list[Order]: ...
+
+    async def set_status(
+        self, order_id: int, expected: OrderStatus, new: OrderStatus, payment_id: str | None
+    ) -> bool:
+        """Move the order only if it is still in ``expected``; False when it moved meanwhile."""
+        ...
+
+    async def stale_reserving(self, older_than: timedelta) -> list[Order]: ...
+
+
+class UserDirectory(Protocol):
+    async def exists(self, user_id: int) -> bool: ...
+
+
+class Catalog(Protocol):
+    async def prices(self, product_ids: Sequence[int]) -> dict[int, int]:
+        """Unit price in cents of each known product; unknown ids are left out."""
+        ...
+
+
+class Inventory(Protocol):
+    async def deduct(self, reservation_id: str, lines: Sequence[OrderLine]) -> None:
+        """Take the stock of every line or none; raises OutOfStock."""
+        ...
+
+    async def release(self, reservation_id: str) -> None:
+        """Give the stock back; safe to repeat."""
+        ...

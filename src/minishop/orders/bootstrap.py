@@ -1,0 +1,79 @@
+"""Composition root of the orders service: the one place its parts are wired."""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from pathlib import Path
+
+import httpx
+from fastapi import FastAPI
+from opentelemetry.sdk.trace.export import SpanExporter
+
+from minishop.orders.adapters import http_api, orm
+from minishop.orders.adapters.clients import HttpCatalog, HttpInventory, HttpUserDirectory
+from minishop.orders.adapters.repository import SqlOrderRepository
+from minishop.orders.adapters.telemetry import OrderMetrics
+from minishop.orders.application.services import OrderService
+from minishop.orders.settings import OrdersSettings
+from minishop.platform.background import PeriodicJob
+from minishop.platform.http import build_client, liveness_check
+from minishop.platform.service_app import ServiceParts, build_foundation, create_service_app
+
+SERVICE = "orders"
+MIGRATIONS = Path(__file__).parent / "adapters" / "migrations"
+
+
+def create_app(
+    settings: OrdersSettings,
+    *,
+    span_exporter: SpanExporter | None = None,
+    transports: Mapping[str, httpx.AsyncBaseTransport] | None = None,
+) -> FastAPI:
+    """``transports`` replaces the network per downstream service (tests run them in-process)."""
+    base = build_foundation(SERVICE, settings, orm.idempotency_keys, span_exporter)
+    transports = transports or {}
+    tracer = base.telemetry.tracer
+    users = build_client(
+        settings.users_url,
+        peer="users",
+        tracer=tracer,
+        timeout=settings.http_timeout_seconds,
+        transport=transports.get("users"),
+    )
+    products = build_client(
+        settings.products_url,
+        peer="products",
+        tracer=tracer,
+        timeout=settings.http_timeout_seconds,
+        transport=transports.get("products"),
+    )
+    service = OrderService(
+        SqlOrderRepository(base.engine),
+        HttpUserDirectory(users),
+        HttpCatalog(products),
+        HttpInventory(products),
+        tracer,
+    )
+    reconciler = PeriodicJob(
+        "reconcile-orders", settings.reconcile_interval_seconds, service.reconcile
+    )
+    metrics = OrderMetrics(base.telemetry.metrics)
+
+    async def close_clients() -> None:
+        await users.aclose()
+        await products.aclose()
+
+    return create_service_app(
+        ServiceParts(
+            name=SERVICE,
+            description="Orders and their lines, priced from the catalog.",
+            telemetry=base.telemetry,
+            routers=[http_api.build_router(service, base.idempotency, metrics)],
+            max_body_bytes=settings.max_body_bytes,
+            engine=base.engine,
+            migrations_dir=MIGRATIONS,
+            readiness={"users": liveness_check(users), "products": liveness_check(products)},
+            on_startup=[reconciler.start],
+            on_shutdown=[reconciler.stop, close_clients],
+        )
+    )

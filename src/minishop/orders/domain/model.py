@@ -1,0 +1,147 @@
+"""Orders: what makes a valid order, what it costs, and how its status may change."""
+
+from __future__ import annotations
+
+from collections import Counter
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass
+from datetime import datetime
+from enum import StrEnum
+
+MAX_LINES = 100
+MAX_QUANTITY = 10_000
+
+
+class OrderStatus(StrEnum):
+    RESERVING = "reserving"  # stock is being taken; the order is not confirmed yet
+    PENDING = "pending"  # confirmed, waiting for payment
+    PAID = "paid"
+    PAYMENT_FAILED = "payment_failed"  # the last attempt failed; it may be paid again
+
+
+PAYABLE = frozenset({OrderStatus.PENDING, OrderStatus.PAYMENT_FAILED})
+
+
+class InvalidOrder(ValueError):
+    """The request cannot describe an order."""
+
+
+class OrderNotFound(LookupError):
+    def __init__(self, order_id: int) -> None:
+        super().__init__(f"Order {order_id} does not exist.")
+        self.order_id = order_id
+
+
+class UnknownUser(LookupError):
+    def __init__(self, user_id: int) -> None:
+        super().__init__(f"User {user_id} does not exist.")
+        self.user_id = user_id
+
+
+class UnknownProducts(LookupError):
+    def __init__(self, product_ids: Sequence[int]) -> None:
+        listed = ", ".join(str(pid) for pid in sorted(product_ids))
+        super().__init__(f"Unknown product id(s): {listed}.")
+        self.product_ids = sorted(product_ids)
+
+
+class OutOfStock(Exception):
+    def __init__(self, detail: str, product_id: int | None = None) -> None:
+        super().__init__(detail)
+        self.product_id = product_id
+
+
+class InvalidTransition(Exception):
+    pass
+
+
+class DependencyUnavailable(Exception):
+    """Another service did not answer usefully; the order was not placed."""
+
+    def __init__(self, service: str, detail: str) -> None:
+        super().__init__(f"The {service} service is unavailable: {detail}")
+        self.service = service
+
+
+@dataclass(frozen=True)
+class RequestedLine:
+    product_id: int
+    quantity: int
+
+
+@dataclass(frozen=True)
+class OrderRequest:
+    user_id: int
+    lines: tuple[RequestedLine, ...]
+
+    @classmethod
+    def create(cls, user_id: int, items: Sequence[tuple[int, int]]) -> OrderRequest:
+        if user_id <= 0:
+            raise InvalidOrder("user_id must be a positive id")
+        if not items:
+            raise InvalidOrder("an order needs at least one item")
+        if len(items) > MAX_LINES:
+            raise InvalidOrder(f"an order has at most {MAX_LINES} items")
+        merged: Counter[int] = Counter()
+        for product_id, quantity in items:
+            if product_id <= 0:
+                raise InvalidOrder("product_id must be a positive id")
+            if quantity <= 0 or quantity > MAX_QUANTITY:
+                raise InvalidOrder(f"quantity must be between 1 and {MAX_QUANTITY}")
+            merged[product_id] += quantity
+        return cls(user_id, tuple(RequestedLine(pid, merged[pid]) for pid in sorted(merged)))
+
+    @property
+    def product_ids(self) -> list[int]:
+        return [line.product_id for line in self.lines]
+
+    @property
+    def item_count(self) -> int:
+        return sum(line.quantity for line in self.lines)
+
+
+@dataclass(frozen=True)
+class OrderLine:
+    product_id: int
+    quantity: int
+    unit_price_cents: int
+
+    @property
+    def total_cents(self) -> int:
+        return self.quantity * self.unit_price_cents
+
+
+def price_lines(request: OrderRequest, prices: Mapping[int, int]) -> tuple[OrderLine, ...]:
+    """Price every line from the catalog; an order never holds a product the catalog lacks."""
+    missing = [pid for pid in request.product_ids if pid not in prices]
+    if missing:
+        raise UnknownProducts(missing)
+    return tuple(
+        OrderLine(line.product_id, line.quantity, prices[line.product_id]) for line in request.lines
+    )
+
+
+@dataclass(frozen=True)
+class Order:
+    id: int
+    user_id: int
+    status: OrderStatus
+    lines: tuple[OrderLine, ...]
+    total_cents: int
+    reservation_id: str
+    payment_id: str | None
+    created_at: datetime
+
+    @property
+    def item_count(self) -> int:
+        return sum(line.quantity for line in self.lines)
+
+    def after_payment(self, succeeded: bool, payment_id: str) -> OrderStatus:
+        """The status a payment outcome moves this order to; refuses to pay twice."""
+        if self.status == OrderStatus.PAID:
+            if succeeded and payment_id == self.payment_id:
+                return OrderStatus.PAID  # the same outcome reported again
+            raise InvalidTransition(f"Order {self.id} is already paid.")
+        if self.status not in PAYABLE:
+            raise InvalidTransition(f"Order {self.id} is {self.status.value} and cannot be paid.")
+        return OrderStatus.PAID if succeeded else OrderStatus.PAYMENT_FAILED

@@ -1,0 +1,1 @@
+"""Payments service: charges orders through a simulated provider that fails at random."""

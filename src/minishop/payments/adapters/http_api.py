@@ -1,0 +1,179 @@
+"""The payments HTTP API, and the provider controls used to inject faults."""
+
+from __future__ import annotations
+
+from datetime import datetime
+from typing import Annotated
+
+from fastapi import APIRouter, Query, Request, Response
+from pydantic import BaseModel, ConfigDict, Field
+
+from minishop.observability import mark_failure
+from minishop.observability.logging import get_logger
+from minishop.payments.adapters.provider import ProviderBehaviour, SimulatedProvider
+from minishop.payments.adapters.telemetry import PaymentMetrics
+from minishop.payments.application.services import PaymentService
+from minishop.payments.domain.model import (
+    DependencyUnavailable,
+    InvalidPayment,
+    OrderNotFound,
+    OrderNotPayable,
+    Payment,
+    PaymentNotFound,
+    PaymentStatus,
+)
+from minishop.platform.http import (
+    IdempotencyKey,
+    Money,
+    PageParams,
+    cents_to_decimal,
+    idempotent_json,
+)
+from minishop.platform.idempotency import IdempotencyStore
+from minishop.platform.problems import Problem
+
+_log = get_logger("minishop.payments")
+
+
+class PayRequest(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+    order_id: int = Field(gt=0, examples=[1])
+    card_number: str | None = Field(
+        default=None,
+        max_length=32,
+        description="Optional; only its last four digits are kept.",
+        examples=["4242 4242 4242 4242"],
+    )
+
+
+class PaymentOut(BaseModel):
+    payment_id: str
+    order_id: int
+    status: str
+    amount: Money
+    reason: str | None = None
+    card_last4: str | None = None
+    created_at: datetime
+
+    @classmethod
+    def of(cls, payment: Payment) -> PaymentOut:
+        return cls(
+            payment_id=payment.id,
+            order_id=payment.order_id,
+            status=payment.status.value,
+            amount=cents_to_decimal(payment.amount_cents),
+            reason=payment.reason,
+            card_last4=payment.card_last4,
+            created_at=payment.created_at,
+        )
+
+
+class PaymentList(BaseModel):
+    items: list[PaymentOut]
+    limit: int
+    offset: int
+
+
+class ProviderSettings(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+    failure_rate: float = Field(ge=0, le=1)
+    latency_min_ms: float = Field(ge=0, le=60_000)
+    latency_max_ms: float = Field(ge=0, le=60_000)
+
+
+def build_router(
+    service: PaymentService,
+    store: IdempotencyStore,
+    metrics: PaymentMetrics,
+    provider: SimulatedProvider,
+) -> APIRouter:
+    router = APIRouter()
+
+    @router.post(
+        "/api/v1/payments",
+        response_model=PaymentOut,
+        responses={402: {"model": PaymentOut, "description": "The provider declined the charge."}},
+        tags=["payments"],
+    )
+    async def pay(
+        body: PayRequest, request: Request, idempotency_key: IdempotencyKey = None
+    ) -> Response:
+        async def charge() -> tuple[int, PaymentOut]:
+            try:
+                payment = await service.pay(body.order_id, body.card_number)
+            except InvalidPayment as exc:
+                raise Problem(422, str(exc), type_="invalid-payment") from exc
+            except OrderNotFound as exc:
+                raise Problem(404, str(exc), type_="order-not-found") from exc
+            except OrderNotPayable as exc:
+                raise Problem(409, str(exc), type_="order-not-payable") from exc
+            except DependencyUnavailable as exc:
+                raise Problem(
+                    503, str(exc), type_="dependency-unavailable", headers={"Retry-After": "1"}
+                ) from exc
+            metrics.charged(payment)
+            if payment.status == PaymentStatus.FAILED:
+                _log.warning(
+                    f"payment failed: {payment.reason}",
+                    reason=payment.reason,
+                    order_id=payment.order_id,
+                    payment_id=payment.id,
+                    amount=payment.amount_cents / 100,
+                    card_last4=payment.card_last4,
+                )
+                return 402, PaymentOut.of(payment)
+            _log.info(
+                "payment succeeded",
+                order_id=payment.order_id,
+                payment_id=payment.id,
+                amount=payment.amount_cents / 100,
+            )
+            return 200, PaymentOut.of(payment)
+
+        response = await idempotent_json(request, store, idempotency_key, charge)
+        if response.status_code == 402:
+            reason = PaymentOut.model_validate_json(response.body).reason
+            mark_failure(request, reason or "payment_failed")
+        return response
+
+    @router.get("/api/v1/payments/{payment_id}", response_model=PaymentOut, tags=["payments"])
+    async def get_payment(payment_id: str) -> PaymentOut:
+        try:
+            return PaymentOut.of(await service.get(payment_id))
+        except PaymentNotFound as exc:
+            raise Problem(404, str(exc), type_="payment-not-found") from exc
+
+    @router.get("/api/v1/payments", response_model=PaymentList, tags=["payments"])
+    async def list_payments(
+        page: PageParams, order_id: Annotated[int | None, Query(gt=0)] = None
+    ) -> PaymentList:
+        found = await service.list(page.limit, page.offset, order_id)
+        return PaymentList(
+            items=[PaymentOut.of(payment) for payment in found],
+            limit=page.limit,
+            offset=page.offset,
+        )
+
+    @router.get("/internal/provider", response_model=ProviderSettings, tags=["fault injection"])
+    async def get_provider() -> ProviderSettings:
+        behaviour = provider.behaviour
+        return ProviderSettings(
+            failure_rate=behaviour.failure_rate,
+            latency_min_ms=behaviour.latency_min_ms,
+            latency_max_ms=behaviour.latency_max_ms,
+        )
+
+    @router.put("/internal/provider", response_model=ProviderSettings, tags=["fault injection"])
+    async def set_provider(body: ProviderSettings) -> ProviderSettings:
+        """Change the provider's failure rate and latency while the shop runs."""
+        try:
+            provider.behaviour = ProviderBehaviour(
+                body.failure_rate, body.latency_min_ms, body.latency_max_ms
+            ).validate()
+        except ValueError as exc:
+            raise Problem(422, str(exc), type_="invalid-provider-settings") from exc
+        metrics.provider_configured(body.failure_rate)
+        _log.warning("payment provider changed", **body.model_dump())
+        return body
+
+    return router

@@ -1,0 +1,33 @@
+"""Tables of the payments database."""
+
+from sqlalchemy import Boolean, Column, DateTime, Index, Integer, MetaData, String, Table, text
+
+from minishop.platform.idempotency import idempotency_table
+
+metadata = MetaData()
+
+ACTIVE = "status IN ('processing', 'succeeded')"
+
+payments = Table(
+    "payments",
+    metadata,
+    Column("id", String(36), primary_key=True),
+    Column("order_id", Integer, nullable=False, index=True),
+    Column("amount_cents", Integer, nullable=False),
+    Column("status", String(16), nullable=False),
+    Column("reason", String(64), nullable=True),
+    Column("card_last4", String(4), nullable=True),
+    Column("order_synced", Boolean, nullable=False),
+    Column("created_at", DateTime(timezone=True), nullable=False),
+    Column("updated_at", DateTime(timezone=True), nullable=False),
+    # At most one charge in flight or succeeded per order: the database refuses a second.
+    Index(
+        "ux_payments_one_active_per_order",
+        "order_id",
+        unique=True,
+        sqlite_where=text(ACTIVE),
+        postgresql_where=text(ACTIVE),
+    ),
+)
+
+idempotency_keys = idempotency_table(metadata)

@@ -1,0 +1,65 @@
+"""Composition root of the payments service: the one place its parts are wired."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import httpx
+from fastapi import FastAPI
+from opentelemetry.sdk.trace.export import SpanExporter
+
+from minishop.payments.adapters import http_api, orm
+from minishop.payments.adapters.clients import HttpOrderBook
+from minishop.payments.adapters.provider import ProviderBehaviour, SimulatedProvider
+from minishop.payments.adapters.repository import SqlPaymentRepository
+from minishop.payments.adapters.telemetry import PaymentMetrics
+from minishop.payments.application.services import PaymentService
+from minishop.payments.settings import PaymentsSettings
+from minishop.platform.background import PeriodicJob
+from minishop.platform.http import build_client, liveness_check
+from minishop.platform.service_app import ServiceParts, build_foundation, create_service_app
+
+SERVICE = "payments"
+MIGRATIONS = Path(__file__).parent / "adapters" / "migrations"
+
+
+def create_app(
+    settings: PaymentsSettings,
+    *,
+    span_exporter: SpanExporter | None = None,
+    orders_transport: httpx.AsyncBaseTransport | None = None,
+) -> FastAPI:
+    base = build_foundation(SERVICE, settings, orm.idempotency_keys, span_exporter)
+    orders = build_client(
+        settings.orders_url,
+        peer="orders",
+        tracer=base.telemetry.tracer,
+        timeout=settings.http_timeout_seconds,
+        transport=orders_transport,
+    )
+    provider = SimulatedProvider(
+        ProviderBehaviour(settings.failure_rate, settings.latency_min_ms, settings.latency_max_ms),
+        seed=settings.seed,
+    )
+    service = PaymentService(
+        SqlPaymentRepository(base.engine), provider, HttpOrderBook(orders), base.telemetry.tracer
+    )
+    metrics = PaymentMetrics(base.telemetry.metrics)
+    metrics.provider_configured(settings.failure_rate)
+    reconciler = PeriodicJob(
+        "reconcile-payments", settings.reconcile_interval_seconds, service.reconcile
+    )
+    return create_service_app(
+        ServiceParts(
+            name=SERVICE,
+            description="Charges orders through a simulated provider that fails at random.",
+            telemetry=base.telemetry,
+            routers=[http_api.build_router(service, base.idempotency, metrics, provider)],
+            max_body_bytes=settings.max_body_bytes,
+            engine=base.engine,
+            migrations_dir=MIGRATIONS,
+            readiness={"orders": liveness_check(orders)},
+            on_startup=[reconciler.start],
+            on_shutdown=[reconciler.stop, orders.aclose],
+        )
+    )

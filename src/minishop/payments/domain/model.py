@@ -1,0 +1,84 @@
+"""Payments: who may be charged, what a card may look like, what an outcome means."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from datetime import datetime
+from enum import StrEnum
+
+FAILURE_REASONS = ("card_declined", "insufficient_funds", "provider_timeout")
+PAYABLE_ORDER_STATUSES = frozenset({"pending", "payment_failed"})
+
+
+class PaymentStatus(StrEnum):
+    PROCESSING = "processing"
+    SUCCEEDED = "succeeded"
+    FAILED = "failed"
+
+
+class InvalidPayment(ValueError):
+    pass
+
+
+class OrderNotFound(LookupError):
+    def __init__(self, order_id: int) -> None:
+        super().__init__(f"Order {order_id} does not exist.")
+        self.order_id = order_id
+
+
+class OrderNotPayable(Exception):
+    """Paid already, being paid right now, or not in a state that can be paid."""
+
+
+class PaymentNotFound(LookupError):
+    def __init__(self, payment_id: str) -> None:
+        super().__init__(f"Payment {payment_id} does not exist.")
+
+
+class DependencyUnavailable(Exception):
+    def __init__(self, service: str, detail: str) -> None:
+        super().__init__(f"The {service} service is unavailable: {detail}")
+        self.service = service
+
+
+@dataclass(frozen=True)
+class OrderSnapshot:
+    """What payments needs to know of an order, as the orders service says it is."""
+
+    id: int
+    status: str
+    total_cents: int
+
+    def ensure_payable(self) -> None:
+        if self.status == "paid":
+            raise OrderNotPayable(f"Order {self.id} is already paid.")
+        if self.status not in PAYABLE_ORDER_STATUSES:
+            raise OrderNotPayable(f"Order {self.id} is {self.status} and cannot be paid.")
+
+
+@dataclass(frozen=True)
+class ChargeOutcome:
+    succeeded: bool
+    reason: str | None = None
+
+
+@dataclass(frozen=True)
+class Payment:
+    id: str
+    order_id: int
+    amount_cents: int
+    status: PaymentStatus
+    reason: str | None
+    card_last4: str | None
+    order_synced: bool
+    created_at: datetime
+
+
+def card_last4(card_number: str | None) -> str | None:
+    """Keep the last four digits and nothing else: the full number is never stored or logged."""
+    if card_number is None:
+        return None
+    digits = card_number.replace(" ", "").replace("-", "")
+    if not digits.isdigit() or not 12 <= len(digits) <= 19:
+        raise InvalidPayment("card_number must be 12 to 19 digits")
+    return digits[-4:]

@@ -1,0 +1,1 @@
+"""Products service: the catalog and its stock."""

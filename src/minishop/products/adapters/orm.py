@@ -1,0 +1,51 @@
+"""Tables of the products database."""
+
+from sqlalchemy import (
+    CheckConstraint,
+    Column,
+    DateTime,
+    ForeignKey,
+    Integer,
+    MetaData,
+    String,
+    Table,
+)
+
+from minishop.platform.idempotency import idempotency_table
+
+metadata = MetaData()
+
+products = Table(
+    "products",
+    metadata,
+    Column("id", Integer, primary_key=True, autoincrement=True),
+    Column("sku", String(64), nullable=False, unique=True),
+    Column("name", String(200), nullable=False),
+    Column("price_cents", Integer, nullable=False),
+    Column("stock", Integer, nullable=False),
+    CheckConstraint("stock >= 0", name="ck_products_stock_not_negative"),
+    CheckConstraint("price_cents > 0", name="ck_products_price_positive"),
+)
+
+reservations = Table(
+    "inventory_reservations",
+    metadata,
+    Column("reservation_id", String(64), primary_key=True),
+    Column("status", String(16), nullable=False),
+    Column("created_at", DateTime(timezone=True), nullable=False),
+)
+
+reservation_lines = Table(
+    "inventory_reservation_lines",
+    metadata,
+    Column(
+        "reservation_id",
+        String(64),
+        ForeignKey("inventory_reservations.reservation_id"),
+        primary_key=True,
+    ),
+    Column("product_id", Integer, ForeignKey("products.id"), primary_key=True),
+    Column("quantity", Integer, nullable=False),
+)
+
+idempotency_keys = idempotency_table(metadata)

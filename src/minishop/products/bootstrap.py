@@ -1,0 +1,41 @@
+"""Composition root of the products service: the one place its parts are wired."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+from fastapi import FastAPI
+from opentelemetry.sdk.trace.export import SpanExporter
+
+from minishop.platform.service_app import ServiceParts, build_foundation, create_service_app
+from minishop.products.adapters import http_api, orm
+from minishop.products.adapters.repository import SqlProductRepository
+from minishop.products.adapters.telemetry import InventoryMetrics
+from minishop.products.application.services import ProductService
+from minishop.products.settings import ProductsSettings
+
+SERVICE = "products"
+MIGRATIONS = Path(__file__).parent / "adapters" / "migrations"
+
+
+def create_app(settings: ProductsSettings, *, span_exporter: SpanExporter | None = None) -> FastAPI:
+    base = build_foundation(SERVICE, settings, orm.idempotency_keys, span_exporter)
+    repository = SqlProductRepository(base.engine)
+    service = ProductService(repository, base.telemetry.tracer)
+    metrics = InventoryMetrics(base.telemetry.metrics)
+
+    async def publish_stock() -> None:
+        metrics.load(await repository.all_stock())
+
+    return create_service_app(
+        ServiceParts(
+            name=SERVICE,
+            description="The catalog and its stock.",
+            telemetry=base.telemetry,
+            routers=[http_api.build_router(service, base.idempotency, metrics)],
+            max_body_bytes=settings.max_body_bytes,
+            engine=base.engine,
+            migrations_dir=MIGRATIONS,
+            on_startup=[publish_stock],
+        )
+    )

@@ -1,0 +1,117 @@
+"""Products, stock, and the rules of taking stock for an order."""
+
+from __future__ import annotations
+
+from collections import Counter
+from dataclasses import dataclass
+
+MAX_LINES = 100
+MAX_QUANTITY = 10_000
+
+
+class InvalidProduct(ValueError):
+    """The data cannot describe a product."""
+
+
+class InvalidDeduction(ValueError):
+    """The request cannot describe a stock deduction."""
+
+
+class ProductNotFound(LookupError):
+    def __init__(self, product_id: int) -> None:
+        super().__init__(f"Product {product_id} does not exist.")
+        self.product_id = product_id
+
+
+class SkuTaken(Exception):
+    def __init__(self, sku: str) -> None:
+        super().__init__(f"A product with SKU {sku!r} already exists.")
+
+
+class InsufficientStock(Exception):
+    def __init__(self, product_id: int, requested: int, available: int) -> None:
+        super().__init__(
+            f"Not enough stock for product {product_id}: "
+            f"{requested} requested, {available} available."
+        )
+        self.product_id = product_id
+        self.requested = requested
+        self.available = available
+
+
+class ReservationConflict(Exception):
+    """A reservation id reused for different lines, or after it was released."""
+
+
+@dataclass(frozen=True)
+class NewProduct:
+    sku: str
+    name: str
+    price_cents: int
+    stock: int
+
+    @classmethod
+    def create(cls, sku: str, name: str, price_cents: int, stock: int) -> NewProduct:
+        sku = sku.strip().upper()
+        name = " ".join(name.split())
+        if not sku or len(sku) > 64:
+            raise InvalidProduct("sku must be 1 to 64 characters")
+        if not name or len(name) > 200:
+            raise InvalidProduct("name must be 1 to 200 characters")
+        if price_cents <= 0:
+            raise InvalidProduct("price must be greater than zero")
+        if stock < 0:
+            raise InvalidProduct("stock cannot be negative")
+        return cls(sku=sku, name=name, price_cents=price_cents, stock=stock)
+
+
+@dataclass(frozen=True)
+class Product:
+    id: int
+    sku: str
+    name: str
+    price_cents: int
+    stock: int
+
+
+@dataclass(frozen=True)
+class StockLine:
+    product_id: int
+    quantity: int
+
+
+@dataclass(frozen=True)
+class Deduction:
+    """Stock taken for one order, all lines or none, identified by the order's id."""
+
+    reservation_id: str
+    lines: tuple[StockLine, ...]
+
+    @classmethod
+    def create(cls, reservation_id: str, lines: list[tuple[int, int]]) -> Deduction:
+        reservation_id = reservation_id.strip()
+        if not reservation_id or len(reservation_id) > 64:
+            raise InvalidDeduction("reservation_id must be 1 to 64 characters")
+        if not lines:
+            raise InvalidDeduction("a deduction needs at least one line")
+        if len(lines) > MAX_LINES:
+            raise InvalidDeduction(f"a deduction has at most {MAX_LINES} lines")
+        merged: Counter[int] = Counter()
+        for product_id, quantity in lines:
+            if quantity <= 0 or quantity > MAX_QUANTITY:
+                raise InvalidDeduction(f"quantity must be between 1 and {MAX_QUANTITY}")
+            merged[product_id] += quantity
+        # A stable order of updates keeps two concurrent deductions from deadlocking.
+        ordered = tuple(StockLine(pid, merged[pid]) for pid in sorted(merged))
+        return cls(reservation_id=reservation_id, lines=ordered)
+
+    @property
+    def item_count(self) -> int:
+        return sum(line.quantity for line in self.lines)
+
+
+@dataclass(frozen=True)
+class DeductionResult:
+    deduction: Deduction
+    stock_after: dict[int, int]
+    replayed: bool
