@@ -72,6 +72,7 @@ def create_app(
             max_body_bytes=settings.max_body_bytes,
             engine=base.engine,
             migrations_dir=MIGRATIONS,
+            database_schema=base.database_schema,
             readiness={"users": liveness_check(users), "products": liveness_check(products)},
             on_startup=[reconciler.start],
             on_shutdown=[reconciler.stop, close_clients],

@@ -58,6 +58,7 @@ def create_app(
             max_body_bytes=settings.max_body_bytes,
             engine=base.engine,
             migrations_dir=MIGRATIONS,
+            database_schema=base.database_schema,
             readiness={"orders": liveness_check(orders)},
             on_startup=[reconciler.start],
             on_shutdown=[reconciler.stop, orders.aclose],

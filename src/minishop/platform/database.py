@@ -7,30 +7,33 @@ from typing import Any
 
 from sqlalchemy import event, text
 from sqlalchemy.engine import make_url
-from sqlalchemy.ext.asyncio import AsyncEngine, async_sessionmaker, create_async_engine
+from sqlalchemy.ext.asyncio import AsyncEngine, create_async_engine
 
 
 def is_sqlite(engine: AsyncEngine) -> bool:
     return engine.dialect.name == "sqlite"
 
 
-def create_engine(url: str, *, pool_size: int = 10) -> AsyncEngine:
-    """An engine whose transactions behave the same on both databases.
+def create_engine(url: str, *, pool_size: int = 10, schema: str | None = None) -> AsyncEngine:
+    """An engine tuned for its database.
 
-    SQLite's default deferred transactions fail with "database is locked" when two
-    readers both try to write; ``BEGIN IMMEDIATE`` takes the write lock up front so
-    concurrent writers queue on ``busy_timeout`` instead, which is what makes the
-    conditional stock update safe under load on the embedded database too.
+    SQLite gets WAL (readers never block the writer) and a long busy timeout, so
+    concurrent writers queue instead of failing with "database is locked". That
+    queueing is only safe for transactions that write before they read (a reader
+    upgrading to a writer cannot wait, it fails): every write transaction in the
+    services starts with its INSERT or conditional UPDATE for this reason.
     """
     parsed = make_url(url)
     if parsed.get_backend_name() == "sqlite":
         if parsed.database and parsed.database != ":memory:":
             Path(parsed.database).parent.mkdir(parents=True, exist_ok=True)
         engine = create_async_engine(url, connect_args={"timeout": 30})
-        _use_immediate_transactions(engine)
+        event.listen(engine.sync_engine, "connect", _tune_sqlite)
         return engine
+    connect_args = {"server_settings": {"search_path": schema}} if schema else {}
     return create_async_engine(
         url,
+        connect_args=connect_args,
         pool_size=pool_size,
         max_overflow=pool_size,
         pool_pre_ping=True,
@@ -38,24 +41,21 @@ def create_engine(url: str, *, pool_size: int = 10) -> AsyncEngine:
     )
 
 
-def _use_immediate_transactions(engine: AsyncEngine) -> None:
-    @event.listens_for(engine.sync_engine, "connect")
-    def _on_connect(dbapi_connection: Any, _record: Any) -> None:
-        dbapi_connection.isolation_level = None  # let the "begin" hook below own BEGIN
-        cursor = dbapi_connection.cursor()
-        cursor.execute("PRAGMA journal_mode=WAL")
-        cursor.execute("PRAGMA synchronous=NORMAL")
-        cursor.execute("PRAGMA busy_timeout=30000")
-        cursor.execute("PRAGMA foreign_keys=ON")
-        cursor.close()
-
-    @event.listens_for(engine.sync_engine, "begin")
-    def _on_begin(connection: Any) -> None:
-        connection.exec_driver_sql("BEGIN IMMEDIATE")
+def _tune_sqlite(dbapi_connection: Any, _record: Any) -> None:
+    cursor = dbapi_connection.cursor()
+    cursor.execute("PRAGMA journal_mode=WAL")
+    cursor.execute("PRAGMA synchronous=NORMAL")
+    cursor.execute("PRAGMA busy_timeout=30000")
+    cursor.execute("PRAGMA foreign_keys=ON")
+    cursor.close()
 
 
-def session_factory(engine: AsyncEngine) -> async_sessionmaker:
-    return async_sessionmaker(engine, expire_on_commit=False)
+async def ensure_schema(engine: AsyncEngine, schema: str | None) -> None:
+    """Create the service's PostgreSQL schema before its migrations run in it."""
+    if not schema or is_sqlite(engine):
+        return
+    async with engine.begin() as connection:
+        await connection.execute(text(f'CREATE SCHEMA IF NOT EXISTS "{schema}"'))
 
 
 async def ping(engine: AsyncEngine) -> None:

@@ -25,7 +25,7 @@ from minishop.observability import (
 from minishop.observability.database import trace_engine
 from minishop.observability.logging import get_logger
 from minishop.platform.body_limit import BodySizeLimitMiddleware
-from minishop.platform.database import create_engine, ping, pool_capacity, pool_in_use
+from minishop.platform.database import create_engine, ensure_schema, ping, pool_capacity, pool_in_use
 from minishop.platform.idempotency import IdempotencyStore
 from minishop.platform.migrations import upgrade_to_head
 from minishop.platform.problems import install_problem_handlers
@@ -55,6 +55,7 @@ class ServiceParts:
     max_body_bytes: int
     engine: AsyncEngine | None = None
     migrations_dir: Path | None = None
+    database_schema: str | None = None
     readiness: Mapping[str, HealthCheck] = field(default_factory=dict)
     on_startup: Sequence[Hook] = ()
     on_shutdown: Sequence[Hook] = ()
@@ -84,6 +85,7 @@ def create_service_app(parts: ServiceParts) -> FastAPI:
         await telemetry.start()
         if engine is not None and parts.migrations_dir is not None:
             with suppress_instrumentation():
+                await ensure_schema(engine, parts.database_schema)
                 await upgrade_to_head(engine, parts.migrations_dir)
         for hook in parts.on_startup:
             await hook()
@@ -132,6 +134,7 @@ class Foundation:
     telemetry: Telemetry
     engine: AsyncEngine
     idempotency: IdempotencyStore
+    database_schema: str | None
 
 
 def build_foundation(
@@ -147,8 +150,17 @@ def build_foundation(
         log_level=settings.log_level,
         span_exporter=span_exporter,
     )
-    engine = create_engine(settings.resolved_database_url(service), pool_size=settings.db_pool_size)
+    engine = create_engine(
+        settings.resolved_database_url(service),
+        pool_size=settings.db_pool_size,
+        schema=settings.database_schema,
+    )
     store = IdempotencyStore(
         engine, idempotency_keys, wait_seconds=settings.idempotency_wait_seconds
     )
-    return Foundation(telemetry=telemetry, engine=engine, idempotency=store)
+    return Foundation(
+        telemetry=telemetry,
+        engine=engine,
+        idempotency=store,
+        database_schema=settings.database_schema,
+    )

@@ -27,6 +27,11 @@ class ServiceSettings(BaseSettings):
         default=None,
         description="SQLAlchemy async URL; default: a SQLite file per service in data_dir.",
     )
+    database_schema: str | None = Field(
+        default=None,
+        pattern=r"^[a-z_][a-z0-9_]{0,62}$",
+        description="PostgreSQL only: keep this service's tables in this schema (created if missing).",
+    )
     db_pool_size: int = Field(default=10, ge=1, le=200)
     log_level: str = "INFO"
     environment: str = "local"

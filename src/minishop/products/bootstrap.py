@@ -36,6 +36,7 @@ def create_app(settings: ProductsSettings, *, span_exporter: SpanExporter | None
             max_body_bytes=settings.max_body_bytes,
             engine=base.engine,
             migrations_dir=MIGRATIONS,
+            database_schema=base.database_schema,
             on_startup=[publish_stock],
         )
     )

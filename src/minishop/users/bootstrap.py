@@ -31,5 +31,6 @@ def create_app(settings: UsersSettings, *, span_exporter: SpanExporter | None = 
             max_body_bytes=settings.max_body_bytes,
             engine=base.engine,
             migrations_dir=MIGRATIONS,
+            database_schema=base.database_schema,
         )
     )
