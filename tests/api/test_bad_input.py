@@ -41,7 +41,9 @@ CASES = [
 ]  # fmt: skip
 
 
-@pytest.mark.parametrize(("path", "body", "status"), [c[1:] for c in CASES], ids=[c[0] for c in CASES])
+@pytest.mark.parametrize(
+    ("path", "body", "status"), [c[1:] for c in CASES], ids=[c[0] for c in CASES]
+)
 async def test_bad_input_is_a_clear_4xx_and_writes_nothing(
     shop: Shop, path: str, body: bytes | dict, status: int
 ) -> None:

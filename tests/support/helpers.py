@@ -17,9 +17,12 @@ def assert_problem(response: httpx.Response, status: int) -> dict:
     return body
 
 
-async def create_product(client: httpx.AsyncClient, sku: str, stock: int, price: float = 10.0) -> int:
+async def create_product(
+    client: httpx.AsyncClient, sku: str, stock: int, price: float = 10.0
+) -> int:
     response = await client.post(
-        "/api/v1/products", json={"sku": sku, "name": f"Product {sku}", "price": price, "stock": stock}
+        "/api/v1/products",
+        json={"sku": sku, "name": f"Product {sku}", "price": price, "stock": stock},
     )
     assert response.status_code == 201, response.text
     return response.json()["id"]

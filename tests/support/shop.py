@@ -9,6 +9,7 @@ from pathlib import Path
 
 import httpx
 from fastapi import FastAPI
+from opentelemetry.sdk.trace import ReadableSpan
 from opentelemetry.sdk.trace.export import SpanExporter
 from opentelemetry.sdk.trace.export.in_memory_span_exporter import InMemorySpanExporter
 
@@ -34,6 +35,15 @@ def transport(app: FastAPI) -> httpx.ASGITransport:
 class Shop:
     apps: dict[str, FastAPI]
     exporter: InMemorySpanExporter | None
+
+    def finished_spans(self) -> list[ReadableSpan]:
+        """Every span ended so far, after each service flushed its export queue."""
+        assert self.exporter is not None, "start the shop with record_spans=True"
+        for app in self.apps.values():
+            provider = app.state.telemetry.tracer_provider
+            if provider is not None:
+                provider.force_flush()
+        return list(self.exporter.get_finished_spans())
 
     def client(self, service: str = "gateway") -> httpx.AsyncClient:
         return httpx.AsyncClient(transport=transport(self.apps[service]), base_url=BASE)
@@ -67,7 +77,11 @@ async def running_shop(
     )
     payments = create_payments(
         PaymentsSettings(
-            **common, **db("payments"), failure_rate=failure_rate, latency_min_ms=0, latency_max_ms=1
+            **common,
+            **db("payments"),
+            failure_rate=failure_rate,
+            latency_min_ms=0,
+            latency_max_ms=1,
         ),
         span_exporter=spans,
         orders_transport=transport(orders),

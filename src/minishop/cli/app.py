@@ -11,6 +11,7 @@ from typing import Annotated
 
 import httpx
 import typer
+from opentelemetry import trace
 from pydantic import ValidationError
 
 from minishop.cli.catalog import BY_NAME, DOWNSTREAMS, SERVICES, ServiceEntry
@@ -55,6 +56,9 @@ def serve(
     import uvicorn
 
     app = entry.app_factory()(settings)
+    provider = app.state.telemetry.tracer_provider
+    if provider is not None:  # one service per process: its provider is the process's
+        trace.set_tracer_provider(provider)
     config = uvicorn.Config(
         app,
         host=settings.host,

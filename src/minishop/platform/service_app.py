@@ -25,7 +25,13 @@ from minishop.observability import (
 from minishop.observability.database import trace_engine
 from minishop.observability.logging import get_logger
 from minishop.platform.body_limit import BodySizeLimitMiddleware
-from minishop.platform.database import create_engine, ensure_schema, ping, pool_capacity, pool_in_use
+from minishop.platform.database import (
+    create_engine,
+    ensure_schema,
+    ping,
+    pool_capacity,
+    pool_in_use,
+)
 from minishop.platform.idempotency import IdempotencyStore
 from minishop.platform.migrations import upgrade_to_head
 from minishop.platform.problems import install_problem_handlers
@@ -107,6 +113,7 @@ def create_service_app(parts: ServiceParts) -> FastAPI:
         lifespan=lifespan,
         telemetry=NATIVE_TELEMETRY_OFF,
     )
+    app.state.telemetry = telemetry
     install_problem_handlers(app)
     app.add_middleware(BodySizeLimitMiddleware, max_body_bytes=parts.max_body_bytes)
     app.add_middleware(ObservabilityMiddleware, telemetry=telemetry)

@@ -30,7 +30,7 @@ class ServiceSettings(BaseSettings):
     database_schema: str | None = Field(
         default=None,
         pattern=r"^[a-z_][a-z0-9_]{0,62}$",
-        description="PostgreSQL only: keep this service's tables in this schema (created if missing).",
+        description="PostgreSQL only: the schema of this service's tables (created if missing).",
     )
     db_pool_size: int = Field(default=10, ge=1, le=200)
     log_level: str = "INFO"

@@ -1,0 +1,165 @@
+"""Telemetry of one request, in-process: spans counted, metrics labelled, logs correlated."""
+
+from __future__ import annotations
+
+import io
+import socket
+from collections import Counter
+from pathlib import Path
+
+import orjson
+import pytest
+import structlog
+from opentelemetry import trace
+from opentelemetry.exporter.otlp.proto.http.trace_exporter import OTLPSpanExporter
+from opentelemetry.sdk.trace import TracerProvider
+from opentelemetry.sdk.trace.export import SimpleSpanProcessor
+from opentelemetry.sdk.trace.export.in_memory_span_exporter import InMemorySpanExporter
+from opentelemetry.trace import SpanKind
+from prometheus_client.parser import text_string_to_metric_families
+
+from minishop.observability.logging import configure_logging
+from tests.support.helpers import order_body
+from tests.support.shop import Shop, running_shop
+
+
+def _spans_of_trace(shop: Shop, trace_id: int):
+    return [s for s in shop.finished_spans() if s.context.trace_id == trace_id]
+
+
+@pytest.fixture(scope="module")
+def global_spans() -> InMemorySpanExporter:
+    """A global tracer provider, as a deployment might set: FastAPI 0.142+ traces into it unless
+    told not to, which would double every request span."""
+    exporter = InMemorySpanExporter()
+    provider = TracerProvider()
+    provider.add_span_processor(SimpleSpanProcessor(exporter))
+    trace.set_tracer_provider(provider)
+    return exporter
+
+
+async def test_one_order_is_one_trace_with_a_known_number_of_spans(
+    sqlite_shop: Shop, global_spans: InMemorySpanExporter
+) -> None:
+    """Guards against doubled spans (FastAPI's own telemetry, contrib ASGI send/receive spans)."""
+    global_spans.clear()
+    async with sqlite_shop.client() as client:
+        response = await client.post("/order", json=order_body())
+        assert response.status_code == 201
+    (root,) = [s for s in sqlite_shop.finished_spans() if s.name == "POST /order"]
+    spans = _spans_of_trace(sqlite_shop, root.context.trace_id)
+    assert root.parent is None
+    names = Counter(s.name for s in spans if not s.attributes.get("db.system") and
+                    not s.attributes.get("db.system.name"))  # fmt: skip
+    assert names == {
+        "POST /order": 1,  # gateway server
+        "POST orders": 1,  # gateway -> orders
+        "POST /api/v1/orders": 1,  # orders server
+        "CreateOrder": 1,
+        "GET users": 1,
+        "GET /api/v1/users/{user_id}": 1,
+        "GET products": 1,
+        "GET /api/v1/products": 1,
+        "POST products": 1,
+        "POST /internal/inventory/deductions": 1,
+        "DeductInventory": 1,
+    }
+    servers = [s for s in spans if s.kind == SpanKind.SERVER]
+    assert sorted(s.resource.attributes["service.name"] for s in servers) == [
+        "gateway", "orders", "products", "products", "users",
+    ]  # fmt: skip
+    assert global_spans.get_finished_spans() == ()
+    database_spans = [s for s in spans if s.kind == SpanKind.CLIENT and s not in servers
+                      and (s.attributes.get("db.system") or s.attributes.get("db.system.name"))]  # fmt: skip
+    assert database_spans, "database calls are traced"
+    deduct = next(s for s in spans if s.name == "DeductInventory")
+    assert deduct.attributes["product.id"] == 1
+    assert deduct.attributes["order.item_count"] == 2
+    resource = root.resource.attributes
+    assert resource["service.namespace"] == "minishop"
+    assert "service.version" in resource and "deployment.environment" in resource
+
+
+async def test_incoming_traceparent_is_continued(sqlite_shop: Shop) -> None:
+    trace_id = "4bf92f3577b34da6a3ce929d0e0e4736"
+    async with sqlite_shop.client("products") as client:
+        await client.get(
+            "/api/v1/products/1", headers={"traceparent": f"00-{trace_id}-00f067aa0ba902b7-01"}
+        )
+    spans = _spans_of_trace(sqlite_shop, int(trace_id, 16))
+    server = next(s for s in spans if s.kind == SpanKind.SERVER)
+    assert server.name == "GET /api/v1/products/{product_id}"
+    assert format(server.parent.span_id, "016x") == "00f067aa0ba902b7"
+
+
+async def test_metrics_use_route_templates_and_carry_exemplars(sqlite_shop: Shop) -> None:
+    async with sqlite_shop.client() as client:
+        order_id = (await client.post("/order", json=order_body())).json()["order_id"]
+        await client.get(f"/api/v1/orders/{order_id}")
+    async with sqlite_shop.client("orders") as orders:
+        text = (await orders.get("/metrics")).text
+        openmetrics = await orders.get(
+            "/metrics", headers={"accept": "application/openmetrics-text; version=1.0.0"}
+        )
+    families = {family.name: family for family in text_string_to_metric_families(text)}
+    routes = {sample.labels["route"] for sample in families["request"].samples}
+    assert routes == {"/api/v1/orders", "/api/v1/orders/{order_id}"}
+    assert "request_duration_seconds" in families
+    assert "orders_created" in families and "order_value" in families
+    assert {"requests_in_flight", "event_loop_lag_seconds", "db_pool_connections_in_use"} <= set(
+        families
+    )
+    assert "process_cpu_seconds" in families
+    assert openmetrics.headers["content-type"].startswith("application/openmetrics-text")
+    exemplar_lines = [
+        line for line in openmetrics.text.splitlines()
+        if line.startswith("request_total") and '# {trace_id="' in line
+    ]  # fmt: skip
+    assert exemplar_lines
+
+
+def test_log_lines_are_json_with_trace_ids_and_masked_personal_data() -> None:
+    stream = io.BytesIO()
+    configure_logging("orders", "INFO", stream=stream)
+    log = structlog.get_logger("test")
+    tracer = TracerProvider().get_tracer("test")
+    with tracer.start_as_current_span("work") as span:
+        log.info("checkout", email="ada@example.com", card_number="4242424242424242", password="x")
+        log.debug("not shown at INFO")
+    lines = [orjson.loads(line) for line in stream.getvalue().splitlines()]
+    assert len(lines) == 1
+    line = lines[0]
+    assert line["message"] == "checkout"
+    assert line["app"] == "minishop" and line["service"] == "orders" and line["level"] == "info"
+    assert line["timestamp"].endswith("Z")
+    assert line["trace_id"] == format(span.get_span_context().trace_id, "032x")
+    assert line["span_id"] == format(span.get_span_context().span_id, "016x")
+    assert line["email"] == "a***@example.com"
+    assert line["card_number"] == "[REDACTED]" and line["password"] == "[REDACTED]"
+    assert "4242424242424242" not in stream.getvalue().decode()
+
+
+def _closed_port() -> int:
+    with socket.socket() as probe:
+        probe.bind(("127.0.0.1", 0))
+        return probe.getsockname()[1]
+
+
+async def test_orders_succeed_while_the_otlp_endpoint_is_down(tmp_path: Path) -> None:
+    exporter = OTLPSpanExporter(endpoint=f"http://127.0.0.1:{_closed_port()}/v1/traces", timeout=1)
+    async with running_shop(tmp_path, span_exporter=exporter) as shop:
+        async with shop.client() as client:
+            for _ in range(5):
+                response = await client.post("/order", json=order_body(quantity=1))
+                assert response.status_code == 201, response.text
+        telemetry = shop.apps["gateway"].state.telemetry
+        assert telemetry.tracer_provider.force_flush(timeout_millis=10_000)
+        async with shop.client() as client:
+            text = (await client.get("/metrics")).text
+    dropped = {
+        sample.labels["reason"]: sample.value
+        for family in text_string_to_metric_families(text)
+        if family.name == "otel_spans_dropped"
+        for sample in family.samples
+    }
+    assert dropped.get("export_failed", 0) >= 10  # 5 requests x (server + client span), counted

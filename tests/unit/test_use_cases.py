@@ -1,0 +1,280 @@
+"""Use cases against in-memory fakes of their ports: the rules of the flows, without I/O."""
+
+from __future__ import annotations
+
+import itertools
+from collections.abc import Sequence
+from dataclasses import replace
+from datetime import UTC, datetime, timedelta
+
+import pytest
+from opentelemetry.sdk.trace import TracerProvider
+from opentelemetry.sdk.trace.export import SimpleSpanProcessor
+from opentelemetry.sdk.trace.export.in_memory_span_exporter import InMemorySpanExporter
+from opentelemetry.trace import StatusCode
+
+from minishop.orders.application.services import OrderService
+from minishop.orders.domain.model import (
+    DependencyUnavailable,
+    Order,
+    OrderLine,
+    OrderStatus,
+    OutOfStock,
+    UnknownUser,
+)
+from minishop.payments.application.services import PaymentService
+from minishop.payments.domain.model import (
+    ChargeOutcome,
+    OrderNotPayable,
+    OrderSnapshot,
+    Payment,
+    PaymentStatus,
+)
+
+
+@pytest.fixture
+def spans() -> InMemorySpanExporter:
+    return InMemorySpanExporter()
+
+
+@pytest.fixture
+def tracer(spans: InMemorySpanExporter):
+    provider = TracerProvider()
+    provider.add_span_processor(SimpleSpanProcessor(spans))
+    return provider.get_tracer("test")
+
+
+class FakeOrders:
+    def __init__(self) -> None:
+        self.rows: dict[int, Order] = {}
+        self._ids = itertools.count(1)
+        self.fail_confirm = False
+
+    async def add_reserving(self, user_id: int, lines: Sequence[OrderLine], reservation_id: str):
+        order = Order(
+            id=next(self._ids),
+            user_id=user_id,
+            status=OrderStatus.RESERVING,
+            lines=tuple(lines),
+            total_cents=sum(line.total_cents for line in lines),
+            reservation_id=reservation_id,
+            payment_id=None,
+            created_at=datetime.now(UTC),
+        )
+        self.rows[order.id] = order
+        return order
+
+    async def confirm(self, order_id: int) -> Order:
+        if self.fail_confirm:
+            raise RuntimeError("database went away")
+        self.rows[order_id] = replace(self.rows[order_id], status=OrderStatus.PENDING)
+        return self.rows[order_id]
+
+    async def discard(self, order_id: int) -> None:
+        self.rows.pop(order_id, None)
+
+    async def get(self, order_id: int) -> Order | None:
+        return self.rows.get(order_id)
+
+    async def list(self, limit: int, offset: int, user_id: int | None) -> list[Order]:
+        return list(self.rows.values())[offset : offset + limit]
+
+    async def set_status(self, order_id, expected, new, payment_id) -> bool:
+        if self.rows[order_id].status != expected:
+            return False
+        self.rows[order_id] = replace(self.rows[order_id], status=new, payment_id=payment_id)
+        return True
+
+    async def stale_reserving(self, older_than: timedelta) -> list[Order]:
+        return [o for o in self.rows.values() if o.status == OrderStatus.RESERVING]
+
+
+class FakeUsers:
+    def __init__(self, known: set[int]) -> None:
+        self.known = known
+
+    async def exists(self, user_id: int) -> bool:
+        return user_id in self.known
+
+
+class FakeCatalog:
+    async def prices(self, product_ids: Sequence[int]) -> dict[int, int]:
+        return {pid: 500 for pid in product_ids if pid < 100}
+
+
+class FakeInventory:
+    def __init__(self, stock: dict[int, int]) -> None:
+        self.stock = stock
+        self.held: dict[str, list[OrderLine]] = {}
+        self.down = False
+
+    async def deduct(self, reservation_id: str, lines: Sequence[OrderLine]) -> None:
+        if self.down:
+            raise DependencyUnavailable("products", "ConnectError")
+        if any(self.stock.get(line.product_id, 0) < line.quantity for line in lines):
+            raise OutOfStock("not enough")
+        for line in lines:
+            self.stock[line.product_id] -= line.quantity
+        self.held[reservation_id] = list(lines)
+
+    async def release(self, reservation_id: str) -> None:
+        for line in self.held.pop(reservation_id, []):
+            self.stock[line.product_id] += line.quantity
+
+
+def order_service(tracer, inventory: FakeInventory, orders: FakeOrders | None = None):
+    orders = orders or FakeOrders()
+    return OrderService(orders, FakeUsers({1}), FakeCatalog(), inventory, tracer), orders
+
+
+async def test_placing_an_order_takes_stock_and_names_the_span(tracer, spans) -> None:
+    inventory = FakeInventory({1: 5})
+    service, _orders = order_service(tracer, inventory)
+    order = await service.place(1, [(1, 2)])
+    assert order.status == OrderStatus.PENDING
+    assert order.total_cents == 1000
+    assert inventory.stock[1] == 3
+    (span,) = [s for s in spans.get_finished_spans() if s.name == "CreateOrder"]
+    assert span.attributes["order.id"] == order.id
+    assert span.attributes["order.total"] == 10.0
+    assert span.attributes["order.item_count"] == 2
+
+
+async def test_out_of_stock_leaves_no_order_behind(tracer) -> None:
+    inventory = FakeInventory({1: 1})
+    service, orders = order_service(tracer, inventory)
+    with pytest.raises(OutOfStock):
+        await service.place(1, [(1, 2)])
+    assert orders.rows == {}
+    assert inventory.stock[1] == 1
+
+
+async def test_a_failure_after_the_deduction_gives_the_stock_back(tracer) -> None:
+    inventory = FakeInventory({1: 5})
+    orders = FakeOrders()
+    orders.fail_confirm = True
+    service, _ = order_service(tracer, inventory, orders)
+    with pytest.raises(RuntimeError):
+        await service.place(1, [(1, 2)])
+    assert inventory.stock[1] == 5
+    assert orders.rows == {}
+
+
+async def test_reconciliation_releases_what_a_crash_left_reserving(tracer) -> None:
+    inventory = FakeInventory({1: 5})
+    orders = FakeOrders()
+    service, _ = order_service(tracer, inventory, orders)
+    crashed = await orders.add_reserving(1, [OrderLine(1, 2, 500)], "lost-reservation")
+    await inventory.deduct(crashed.reservation_id, crashed.lines)
+    assert inventory.stock[1] == 3
+    assert await service.reconcile() == 1
+    assert inventory.stock[1] == 5
+    assert orders.rows == {}
+
+
+async def test_unknown_user_and_down_inventory_are_refused(tracer) -> None:
+    inventory = FakeInventory({1: 5})
+    service, orders = order_service(tracer, inventory)
+    with pytest.raises(UnknownUser):
+        await service.place(2, [(1, 1)])
+    inventory.down = True
+    with pytest.raises(DependencyUnavailable):
+        await service.place(1, [(1, 1)])
+    assert orders.rows == {}
+    assert inventory.stock[1] == 5
+
+
+class FakePayments:
+    def __init__(self) -> None:
+        self.rows: dict[str, Payment] = {}
+
+    async def start(self, order_id, amount_cents, card_last4) -> Payment:
+        if any(
+            p.order_id == order_id and p.status != PaymentStatus.FAILED for p in self.rows.values()
+        ):
+            raise OrderNotPayable("busy")
+        payment = Payment(
+            id=f"p{len(self.rows) + 1}",
+            order_id=order_id,
+            amount_cents=amount_cents,
+            status=PaymentStatus.PROCESSING,
+            reason=None,
+            card_last4=card_last4,
+            order_synced=False,
+            created_at=datetime.now(UTC),
+        )
+        self.rows[payment.id] = payment
+        return payment
+
+    async def finish(self, payment_id: str, outcome: ChargeOutcome) -> Payment:
+        status = PaymentStatus.SUCCEEDED if outcome.succeeded else PaymentStatus.FAILED
+        self.rows[payment_id] = replace(self.rows[payment_id], status=status, reason=outcome.reason)
+        return self.rows[payment_id]
+
+    async def mark_synced(self, payment_id: str) -> None:
+        self.rows[payment_id] = replace(self.rows[payment_id], order_synced=True)
+
+    async def get(self, payment_id: str) -> Payment | None:
+        return self.rows.get(payment_id)
+
+    async def list(self, limit, offset, order_id) -> list[Payment]:
+        return list(self.rows.values())
+
+    async def unsynced(self) -> list[Payment]:
+        return [p for p in self.rows.values() if not p.order_synced]
+
+    async def stale_processing(self, older_than) -> list[Payment]:
+        return []
+
+
+class ScriptedProvider:
+    def __init__(self, *outcomes: ChargeOutcome) -> None:
+        self.outcomes = list(outcomes)
+
+    async def charge(self, amount_cents: int, order_id: int) -> ChargeOutcome:
+        return self.outcomes.pop(0)
+
+
+class FakeOrderBook:
+    def __init__(self) -> None:
+        self.status = "pending"
+        self.reachable = True
+        self.results: list[tuple[str, bool]] = []
+
+    async def get(self, order_id: int) -> OrderSnapshot | None:
+        return OrderSnapshot(order_id, self.status, 2500) if order_id == 1 else None
+
+    async def record_result(self, order_id: int, payment_id: str, succeeded: bool) -> None:
+        if not self.reachable:
+            raise DependencyUnavailable("orders", "ConnectError")
+        self.results.append((payment_id, succeeded))
+        self.status = "paid" if succeeded else "payment_failed"
+
+
+async def test_a_declined_charge_is_a_failed_payment_with_an_error_span(tracer, spans) -> None:
+    book = FakeOrderBook()
+    service = PaymentService(
+        FakePayments(), ScriptedProvider(ChargeOutcome(False, "card_declined")), book, tracer
+    )
+    payment = await service.pay(1)
+    assert payment.status == PaymentStatus.FAILED
+    assert payment.reason == "card_declined"
+    assert book.status == "payment_failed"
+    (span,) = [s for s in spans.get_finished_spans() if s.name == "ProcessPayment"]
+    assert span.attributes["payment.result"] == "failed"
+    assert span.status.status_code == StatusCode.ERROR
+    assert span.status.description == "card_declined"
+
+
+async def test_an_outcome_orders_could_not_hear_is_delivered_by_reconciliation(tracer) -> None:
+    book = FakeOrderBook()
+    book.reachable = False
+    repository = FakePayments()
+    service = PaymentService(repository, ScriptedProvider(ChargeOutcome(True)), book, tracer)
+    payment = await service.pay(1)
+    assert payment.status == PaymentStatus.SUCCEEDED
+    assert book.results == []
+    book.reachable = True
+    assert await service.reconcile() == 1
+    assert book.results == [(payment.id, True)]
+    assert await service.reconcile() == 0
