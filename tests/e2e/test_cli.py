@@ -1,0 +1,66 @@
+"""``minishop`` refuses to start with a one-line reason, never a traceback."""
+
+from __future__ import annotations
+
+import os
+import socket
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+from tests.support.processes import SERVICES, free_ports
+
+pytestmark = pytest.mark.e2e
+
+
+def _run(args: list[str], env: dict[str, str], tmp_path: Path) -> subprocess.CompletedProcess[str]:
+    ports = dict(zip(SERVICES, free_ports(len(SERVICES)), strict=True))
+    full_env = {**os.environ, **{f"{n.upper()}_PORT": str(p) for n, p in ports.items()}, **env}
+    return subprocess.run(
+        [sys.executable, "-m", "minishop", *args, "--data-dir", str(tmp_path)],
+        env=full_env, capture_output=True, text=True, timeout=60,
+    )  # fmt: skip
+
+
+def test_a_taken_port_is_a_one_line_error(tmp_path: Path) -> None:
+    with socket.socket() as holder:
+        holder.bind(("127.0.0.1", 0))
+        holder.listen()
+        port = holder.getsockname()[1]
+        result = _run(["up"], {"GATEWAY_PORT": str(port)}, tmp_path)
+    assert result.returncode == 2
+    assert "Traceback" not in result.stderr + result.stdout
+    (line,) = result.stderr.strip().splitlines()
+    assert f"port {port} (gateway) is already in use" in line
+
+
+@pytest.mark.parametrize(
+    ("variable", "value", "expected"),
+    [
+        ("PAYMENTS_FAILURE_RATE", "2", "PAYMENTS_FAILURE_RATE"),
+        ("ORDERS_LOG_LEVEL", "chatty", "ORDERS_LOG_LEVEL"),
+        ("USERS_DATABASE_URL", "mysql://nope", "USERS_DATABASE_URL"),
+    ],
+)
+def test_a_bad_setting_is_a_one_line_error(
+    tmp_path: Path, variable: str, value: str, expected: str
+) -> None:
+    result = _run(["up"], {variable: value}, tmp_path)
+    assert result.returncode == 2
+    assert "Traceback" not in result.stderr + result.stdout
+    (line,) = result.stderr.strip().splitlines()
+    assert expected in line
+
+
+def test_a_service_that_fails_to_start_is_named(tmp_path: Path) -> None:
+    result = _run(
+        ["up", "--ready-timeout", "30"],
+        {"ORDERS_DATABASE_URL": "postgresql://postgres@127.0.0.1:1/none"},
+        tmp_path,
+    )
+    assert result.returncode == 2
+    last = result.stderr.strip().splitlines()[-1]
+    assert "orders" in last
+    assert "Traceback" not in result.stderr

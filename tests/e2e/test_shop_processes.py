@@ -1,0 +1,231 @@
+"""The five services as real processes, started by ``minishop up``, observed from outside."""
+
+from __future__ import annotations
+
+import os
+import secrets
+import shutil
+import subprocess
+import sys
+import time
+from collections import Counter
+from collections.abc import Iterator
+from pathlib import Path
+
+import httpx
+import pytest
+from prometheus_client.parser import text_string_to_metric_families
+
+from tests.support.otlp import OtlpReceiver, ReceivedSpan
+from tests.support.processes import SERVICES, RunningShop, shop_processes
+
+pytestmark = pytest.mark.e2e
+
+SERVER_KIND = 2  # opentelemetry.proto.trace.v1.Span.SpanKind.SPAN_KIND_SERVER
+OPENMETRICS = "application/openmetrics-text; version=1.0.0"
+
+
+@pytest.fixture(scope="module")
+def receiver() -> Iterator[OtlpReceiver]:
+    with OtlpReceiver() as running:
+        yield running
+
+
+@pytest.fixture(scope="module")
+def shop(tmp_path_factory: pytest.TempPathFactory, receiver: OtlpReceiver) -> Iterator[RunningShop]:
+    env = {
+        "OTEL_EXPORTER_OTLP_ENDPOINT": receiver.endpoint,
+        "OTEL_BSP_SCHEDULE_DELAY": "100",
+        "PAYMENTS_FAILURE_RATE": "0",
+    }
+    with shop_processes(tmp_path_factory.mktemp("shop"), env) as running:
+        yield running
+
+
+def _traceparent() -> tuple[str, str, str]:
+    trace_id, span_id = secrets.token_hex(16), secrets.token_hex(8)
+    return trace_id, span_id, f"00-{trace_id}-{span_id}-01"
+
+
+def _order(shop: RunningShop, traceparent: str | None = None) -> httpx.Response:
+    headers = {"traceparent": traceparent} if traceparent else {}
+    return httpx.post(
+        f"{shop.urls['gateway']}/order",
+        json={"user_id": 1, "items": [{"product_id": 2, "quantity": 1}]},
+        headers=headers,
+        timeout=10,
+    )
+
+
+def test_an_order_is_one_trace_through_gateway_orders_and_products(
+    shop: RunningShop, receiver: OtlpReceiver
+) -> None:
+    trace_id, parent_id, traceparent = _traceparent()
+    response = _order(shop, traceparent)
+    assert response.status_code == 201, response.text
+    spans = receiver.wait_for(trace_id, {"CreateOrder", "DeductInventory", "POST /order"})
+    names = {span.name for span in spans}
+    assert {"CreateOrder", "DeductInventory", "POST /order"} <= names, names
+    assert {span.service for span in spans} == {"gateway", "orders", "products", "users"}
+    gateway = next(span for span in spans if span.name == "POST /order")
+    assert gateway.parent_span_id == parent_id
+    create = next(span for span in spans if span.name == "CreateOrder")
+    assert create.service == "orders"
+    assert create.attributes["order.id"] == response.json()["order_id"]
+    assert create.attributes["order.total"] == response.json()["total"]
+    deduct = next(span for span in spans if span.name == "DeductInventory")
+    assert deduct.service == "products"
+    assert deduct.attributes["product.id"] == 2
+    servers = Counter(span.service for span in spans if span.kind == SERVER_KIND)
+    # One server span per hop, never two: FastAPI's own telemetry stays off beside ours.
+    assert servers == {"gateway": 1, "orders": 1, "users": 1, "products": 2}
+
+
+def test_the_service_log_lines_of_a_request_carry_its_trace_id(
+    shop: RunningShop, receiver: OtlpReceiver
+) -> None:
+    trace_id, _, traceparent = _traceparent()
+    assert _order(shop, traceparent).status_code == 201
+    deadline = time.monotonic() + 10
+    while time.monotonic() < deadline:
+        lines = [(s, line) for s, line in shop.log_lines() if line.get("trace_id") == trace_id]
+        if {"gateway", "orders", "products", "users"} <= {s for s, _ in lines}:
+            break
+        time.sleep(0.1)
+    assert {"gateway", "orders", "products", "users"} <= {service for service, _ in lines}
+    access = next(line for service, line in lines if service == "gateway")
+    assert access["app"] == "minishop"
+    assert access["service"] == "gateway"
+    assert access["route"] == "/order"
+    assert access["status"] == 201
+    assert {
+        "timestamp",
+        "level",
+        "message",
+        "span_id",
+        "method",
+        "path",
+        "duration_ms",
+        "client",
+    } <= set(access)
+
+
+@pytest.mark.parametrize("service", SERVICES)
+def test_metrics_pass_promtool_and_carry_exemplars(shop: RunningShop, service: str) -> None:
+    assert _order(shop).status_code == 201
+    for collection in ("users", "products", "orders", "payments"):  # traffic on every service
+        httpx.get(f"{shop.urls['gateway']}/api/v1/{collection}", timeout=5).raise_for_status()
+    url = f"{shop.urls[service]}/metrics"
+    text = httpx.get(url, timeout=5).text
+    promtool = shutil.which("promtool")
+    assert promtool, "promtool (Debian package prometheus) is required: .ci/run installs it"
+    checked = subprocess.run(
+        [promtool, "check", "metrics"], input=text.encode(), capture_output=True, timeout=30
+    )
+    assert checked.returncode == 0, checked.stdout.decode() + checked.stderr.decode()
+
+    families = {family.name: family for family in text_string_to_metric_families(text)}
+    assert {"request", "error", "request_duration_seconds"} <= set(families)
+    assert families["request"].type == "counter"
+    assert families["request_duration_seconds"].type == "histogram"
+    assert any(sample.labels.get("service") == service for sample in families["request"].samples)
+
+    openmetrics = httpx.get(url, headers={"accept": OPENMETRICS}, timeout=5)
+    assert openmetrics.headers["content-type"].startswith("application/openmetrics-text")
+    assert openmetrics.text.rstrip().endswith("# EOF")
+    exemplars = [
+        line for line in openmetrics.text.splitlines()
+        if line.startswith(("request_total", "request_duration_seconds_bucket")) and '# {trace_id="' in line
+    ]  # fmt: skip
+    assert exemplars, f"no exemplar on {service}"
+
+
+def _error_total(shop: RunningShop, service: str) -> dict[tuple[str, str], float]:
+    text = httpx.get(f"{shop.urls[service]}/metrics", timeout=5).text
+    return {
+        (sample.labels["route"], sample.labels["reason"]): sample.value
+        for family in text_string_to_metric_families(text)
+        if family.name == "error"
+        for sample in family.samples
+    }
+
+
+def test_a_forced_payment_failure_is_a_402_an_error_count_and_a_log_line(
+    shop: RunningShop, receiver: OtlpReceiver
+) -> None:
+    provider_url = f"{shop.urls['payments']}/internal/provider"
+    httpx.put(
+        provider_url, json={"failure_rate": 1, "latency_min_ms": 0, "latency_max_ms": 1}
+    ).raise_for_status()
+    try:
+        order_id = _order(shop).json()["order_id"]
+        before = _error_total(shop, "payments")
+        trace_id, _, traceparent = _traceparent()
+        declined = httpx.post(
+            f"{shop.urls['gateway']}/payment/pay",
+            json={"order_id": order_id, "card_number": "4000 0000 0000 0002"},
+            headers={"traceparent": traceparent},
+            timeout=10,
+        )
+    finally:
+        httpx.put(
+            provider_url, json={"failure_rate": 0, "latency_min_ms": 0, "latency_max_ms": 1}
+        ).raise_for_status()
+    assert declined.status_code == 402, declined.text
+    reason = declined.json()["reason"]
+    assert declined.json()["status"] == "failed"
+
+    after = _error_total(shop, "payments")
+    key = ("/api/v1/payments", reason)
+    assert after.get(key, 0) == before.get(key, 0) + 1
+    assert _error_total(shop, "gateway").get(("/payment/pay", "payment_declined"), 0) >= 1
+
+    spans = receiver.wait_for(trace_id, {"ProcessPayment"})
+    process = next(span for span in spans if span.name == "ProcessPayment")
+    assert process.attributes["payment.result"] == "failed"
+    assert process.status_code == 2  # STATUS_CODE_ERROR
+
+    deadline = time.monotonic() + 10
+    failed: list[dict] = []
+    while not failed and time.monotonic() < deadline:
+        failed = [
+            line for service, line in shop.log_lines()
+            if service == "payments" and "payment failed" in line.get("message", "")
+            and line.get("trace_id") == trace_id
+        ]  # fmt: skip
+        time.sleep(0.1)
+    assert failed, "no 'payment failed' line"
+    assert failed[0]["reason"] == reason
+    assert failed[0]["order_id"] == order_id
+    assert failed[0]["card_last4"] == "0002"
+    assert "4000 0000 0000 0002" not in shop.log_path.read_text()
+
+
+def test_status_reports_every_service_ready(shop: RunningShop) -> None:
+    env = {
+        **os.environ,
+        **{f"{name.upper()}_PORT": url.rsplit(":", 1)[1] for name, url in shop.urls.items()},
+    }
+    result = subprocess.run(
+        [sys.executable, "-m", "minishop", "status"],
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=30,
+    )
+    assert result.returncode == 0, result.stdout + result.stderr
+    assert result.stdout.count("ready") == 5
+
+
+def test_stop_is_graceful_and_flushes(tmp_path: Path, receiver: OtlpReceiver) -> None:
+    env = {"OTEL_EXPORTER_OTLP_ENDPOINT": receiver.endpoint, "OTEL_BSP_SCHEDULE_DELAY": "60000"}
+    with shop_processes(tmp_path, env) as running:
+        trace_id, _, traceparent = _traceparent()
+        assert _order(running, traceparent).status_code == 201
+        assert receiver.trace(trace_id) == []  # held back by the long export delay
+    assert running.process.returncode == 0
+    spans: list[ReceivedSpan] = receiver.trace(trace_id)
+    assert "CreateOrder" in {span.name for span in spans}  # flushed on the way down
+    log = running.log_path.read_text()
+    assert "MiniShop stopped." in log
+    assert "Traceback" not in log

@@ -1,0 +1,97 @@
+"""The shop as real processes, started through ``minishop up`` exactly as a user would."""
+
+from __future__ import annotations
+
+import os
+import signal
+import socket
+import subprocess
+import sys
+import time
+from collections.abc import Iterator, Mapping
+from contextlib import contextmanager
+from dataclasses import dataclass
+from pathlib import Path
+
+import httpx
+import orjson
+
+SERVICES = ("users", "products", "orders", "payments", "gateway")
+
+
+def free_ports(count: int) -> list[int]:
+    sockets = []
+    try:
+        for _ in range(count):
+            probe = socket.socket()
+            probe.bind(("127.0.0.1", 0))
+            sockets.append(probe)
+        return [probe.getsockname()[1] for probe in sockets]
+    finally:
+        for probe in sockets:
+            probe.close()
+
+
+@dataclass
+class RunningShop:
+    urls: dict[str, str]
+    log_path: Path
+    process: subprocess.Popen[bytes]
+
+    def log_lines(self) -> list[tuple[str, dict]]:
+        """(service, JSON line) for each line the services wrote."""
+        lines = []
+        for raw in self.log_path.read_text(errors="replace").splitlines():
+            service, sep, payload = raw.partition(" | ")
+            if not sep or not payload.startswith("{"):
+                continue
+            try:
+                lines.append((service.strip(), orjson.loads(payload)))
+            except orjson.JSONDecodeError:
+                continue
+        return lines
+
+
+@contextmanager
+def shop_processes(
+    tmp_path: Path, extra_env: Mapping[str, str] | None = None, timeout: float = 60.0
+) -> Iterator[RunningShop]:
+    ports = dict(zip(SERVICES, free_ports(len(SERVICES)), strict=True))
+    env = {
+        **os.environ,
+        **{f"{name.upper()}_PORT": str(port) for name, port in ports.items()},
+        "MINISHOP_LOG_LEVEL": "INFO",
+        **dict(extra_env or {}),
+    }
+    log_path = tmp_path / "shop.log"
+    with log_path.open("wb") as log:
+        process = subprocess.Popen(
+            [sys.executable, "-m", "minishop", "up", "--data-dir", str(tmp_path / "data")],
+            env=env,
+            stdout=log,
+            stderr=subprocess.STDOUT,
+            stdin=subprocess.DEVNULL,
+        )
+    running = RunningShop(
+        urls={name: f"http://127.0.0.1:{port}" for name, port in ports.items()},
+        log_path=log_path,
+        process=process,
+    )
+    try:
+        deadline = time.monotonic() + timeout
+        while "MiniShop is up" not in log_path.read_text(errors="replace"):
+            if process.poll() is not None:
+                raise RuntimeError(f"minishop up exited:\n{log_path.read_text()[-3000:]}")
+            if time.monotonic() > deadline:
+                raise RuntimeError(f"minishop up not ready:\n{log_path.read_text()[-3000:]}")
+            time.sleep(0.1)
+        httpx.get(f"{running.urls['gateway']}/health/ready", timeout=5).raise_for_status()
+        yield running
+    finally:
+        if process.poll() is None:
+            process.send_signal(signal.SIGTERM)
+            try:
+                process.wait(timeout=30)
+            except subprocess.TimeoutExpired:
+                process.kill()
+                process.wait()
