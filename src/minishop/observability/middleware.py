@@ -8,8 +8,10 @@ contrib ASGI instrumentation makes four spans per request where one is enough.
 
 from __future__ import annotations
 
+import logging
 import time
 from collections.abc import Iterable
+from typing import Any
 
 from opentelemetry import context as otel_context
 from opentelemetry import propagate, trace
@@ -74,6 +76,10 @@ class ObservabilityMiddleware:
         self._service = telemetry.service
         self._log = telemetry.logger
         self._excluded = frozenset(excluded_paths)
+        self._tracing = not isinstance(telemetry.tracer, trace.NoOpTracer)
+        # Label children by (method, route, status): prometheus_client's labels() costs more
+        # than the increment itself, and the label sets are bounded by design.
+        self._series: dict[tuple[str, str, str], tuple[Any, Any]] = {}
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
         if scope["type"] != "http" or scope["path"] in self._excluded:
@@ -82,9 +88,12 @@ class ObservabilityMiddleware:
 
         started = time.perf_counter()
         method: str = scope["method"]
-        parent = propagate.extract(scope["headers"], getter=_GETTER)
-        span = self._tracer.start_span(method, context=parent, kind=SpanKind.SERVER)
-        token = otel_context.attach(trace.set_span_in_context(span, parent))
+        if self._tracing:
+            parent = propagate.extract(scope["headers"], getter=_GETTER)
+            span = self._tracer.start_span(method, context=parent, kind=SpanKind.SERVER)
+            token = otel_context.attach(trace.set_span_in_context(span, parent))
+        else:
+            span, token = trace.INVALID_SPAN, None
         status = 500
         metrics = self._metrics
         metrics.in_flight.inc()
@@ -111,8 +120,9 @@ class ObservabilityMiddleware:
             self._record_metrics(span, method, route, status, reason, duration)
             self._finish_span(span, method, route, status, reason, failure)
             self._log_access(scope, method, route, status, reason, duration, failure)
-            otel_context.detach(token)
-            span.end()
+            if token is not None:
+                otel_context.detach(token)
+                span.end()
 
     def _record_metrics(
         self,
@@ -168,6 +178,8 @@ class ObservabilityMiddleware:
         duration: float,
         failure: BaseException | None,
     ) -> None:
+        if failure is None and reason is None and not self._log.is_enabled_for(logging.INFO):
+            return
         client = scope.get("client")
         fields = {
             "method": method,
