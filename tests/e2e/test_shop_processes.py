@@ -229,3 +229,26 @@ def test_stop_is_graceful_and_flushes(tmp_path: Path, receiver: OtlpReceiver) ->
     log = running.log_path.read_text()
     assert "MiniShop stopped." in log
     assert "Traceback" not in log
+
+
+def test_a_refused_request_is_logged_with_its_reason(shop: RunningShop) -> None:
+    trace_id, _, traceparent = _traceparent()
+    refused = httpx.post(
+        f"{shop.urls['gateway']}/order",
+        json={"user_id": 1, "items": [{"product_id": 424242, "quantity": 1}]},
+        headers={"traceparent": traceparent},
+        timeout=10,
+    )
+    assert refused.status_code == 422
+    deadline = time.monotonic() + 10
+    lines: list[dict] = []
+    while not lines and time.monotonic() < deadline:
+        lines = [
+            line for service, line in shop.log_lines()
+            if service == "orders" and line.get("trace_id") == trace_id and "status" in line
+        ]  # fmt: skip
+        time.sleep(0.1)
+    assert lines, "no access line for the refused order"
+    assert lines[0]["status"] == 422
+    assert lines[0]["problem_type"] == "unknown-product"
+    assert "424242" in lines[0]["detail"]

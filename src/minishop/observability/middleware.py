@@ -25,6 +25,7 @@ from minishop.observability.telemetry import Telemetry
 UNMATCHED_ROUTE = "unmatched"
 DEFAULT_EXCLUDED_PATHS = ("/metrics", "/health/live", "/health/ready")
 _ERROR_REASON_KEY = "error_reason"
+_PROBLEM_KEY = "problem"
 
 
 class _AsgiHeaders(Getter[list[tuple[bytes, bytes]]]):
@@ -47,6 +48,12 @@ def mark_failure(request: Request, reason: str) -> None:
     though they are not server errors.
     """
     request.scope.setdefault("state", {})[_ERROR_REASON_KEY] = reason
+
+
+def note_problem(request: Request, problem_type: str, detail: str) -> None:
+    """Put the reason a request was refused on its access log line."""
+    state = request.scope.setdefault("state", {})
+    state[_PROBLEM_KEY] = (problem_type, detail)
 
 
 def _failure_reason(scope: Scope, status: int) -> str | None:
@@ -181,6 +188,7 @@ class ObservabilityMiddleware:
         if failure is None and reason is None and not self._log.is_enabled_for(logging.INFO):
             return
         client = scope.get("client")
+        problem = scope.get("state", {}).get(_PROBLEM_KEY)
         fields = {
             "method": method,
             "route": route,
@@ -189,6 +197,8 @@ class ObservabilityMiddleware:
             "duration_ms": round(duration * 1000, 3),
             "client": f"{client[0]}:{client[1]}" if client else None,
         }
+        if problem is not None:
+            fields["problem_type"], fields["detail"] = problem
         message = f"{method} {scope['path']} {status}"
         if failure is not None:
             self._log.error(message, exc_info=failure, **fields)

@@ -9,10 +9,9 @@ from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse
 from starlette.exceptions import HTTPException as StarletteHTTPException
 
-from minishop.observability.logging import get_logger
+from minishop.observability import note_problem
 
 PROBLEM_MEDIA_TYPE = "application/problem+json"
-_log = get_logger(__name__)
 
 _TITLES = {
     400: "Bad Request",
@@ -57,6 +56,7 @@ def problem_response(
     status: int,
     detail: str,
     *,
+    request: Request | None = None,
     type_: str = "about:blank",
     title: str | None = None,
     instance: str | None = None,
@@ -72,6 +72,8 @@ def problem_response(
     if instance:
         body["instance"] = instance
     body.update(extensions)
+    if request is not None:
+        note_problem(request, type_, detail)
     return JSONResponse(body, status_code=status, media_type=PROBLEM_MEDIA_TYPE, headers=headers)
 
 
@@ -94,6 +96,7 @@ def install_problem_handlers(app: FastAPI) -> None:
         return problem_response(
             exc.status,
             exc.detail,
+            request=request,
             type_=exc.type,
             title=exc.title,
             instance=request.url.path,
@@ -105,7 +108,12 @@ def install_problem_handlers(app: FastAPI) -> None:
     async def _invalid(request: Request, exc: RequestValidationError) -> JSONResponse:
         detail, errors = _describe_validation_errors(list(exc.errors()))
         return problem_response(
-            422, detail, type_="validation-error", instance=request.url.path, errors=errors
+            422,
+            detail,
+            request=request,
+            type_="validation-error",
+            instance=request.url.path,
+            errors=errors,
         )
 
     @app.exception_handler(StarletteHTTPException)
@@ -114,6 +122,7 @@ def install_problem_handlers(app: FastAPI) -> None:
         return problem_response(
             exc.status_code,
             detail,
+            request=request,
             instance=request.url.path,
             headers=dict(exc.headers) if exc.headers else None,
         )
@@ -123,5 +132,6 @@ def install_problem_handlers(app: FastAPI) -> None:
         return problem_response(
             500,
             "The service failed to handle this request; it has been logged.",
+            request=request,
             instance=request.url.path,
         )
