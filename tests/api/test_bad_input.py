@@ -76,3 +76,19 @@ async def test_unknown_route_and_method_are_problems(sqlite_shop: Shop) -> None:
     async with sqlite_shop.client() as client:
         assert_problem(await client.get("/nowhere"), 404)
         assert_problem(await client.get("/order"), 405)
+
+
+async def test_an_oversized_streamed_body_is_refused_too(sqlite_shop: Shop) -> None:
+    async def chunks():
+        yield b'{"email": "big@example.com", "name": "'
+        for _ in range(100):
+            yield b"x" * 1024
+        yield b'"}'
+
+    async with sqlite_shop.client("users") as client:
+        before = await count(client, "users")
+        response = await client.post(
+            "/api/v1/users", content=chunks(), headers={"content-type": "application/json"}
+        )
+        assert_problem(response, 413)
+        assert await count(client, "users") == before

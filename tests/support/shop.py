@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import contextlib
-from collections.abc import AsyncIterator, Mapping
+from collections.abc import AsyncIterator, Callable, Mapping
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -58,7 +58,10 @@ async def running_shop(
     span_exporter: SpanExporter | None = None,
     record_spans: bool = False,
     gateway_options: Mapping[str, object] | None = None,
+    reconcile_interval_seconds: float = 15.0,
+    orders_link: Callable[[httpx.AsyncBaseTransport], httpx.AsyncBaseTransport] | None = None,
 ) -> AsyncIterator[Shop]:
+    """``orders_link`` wraps the payments -> orders transport (to cut that link in a test)."""
     """Start all five apps (lifespans included) and stop them in reverse order."""
     databases = dict(database_settings or {})
     exporter = InMemorySpanExporter() if record_spans else None
@@ -71,7 +74,9 @@ async def running_shop(
     users = create_users(UsersSettings(**common, **db("users")), span_exporter=spans)
     products = create_products(ProductsSettings(**common, **db("products")), span_exporter=spans)
     orders = create_orders(
-        OrdersSettings(**common, **db("orders")),
+        OrdersSettings(
+            **common, **db("orders"), reconcile_interval_seconds=reconcile_interval_seconds
+        ),
         span_exporter=spans,
         transports={"users": transport(users), "products": transport(products)},
     )
@@ -82,9 +87,10 @@ async def running_shop(
             failure_rate=failure_rate,
             latency_min_ms=0,
             latency_max_ms=1,
+            reconcile_interval_seconds=reconcile_interval_seconds,
         ),
         span_exporter=spans,
-        orders_transport=transport(orders),
+        orders_transport=orders_link(transport(orders)) if orders_link else transport(orders),
     )
     gateway = create_gateway(
         GatewaySettings(**common, **dict(gateway_options or {})),

@@ -114,6 +114,7 @@ def create_service_app(parts: ServiceParts) -> FastAPI:
         telemetry=NATIVE_TELEMETRY_OFF,
     )
     app.state.telemetry = telemetry
+    app.state.engine = engine
     install_problem_handlers(app)
     app.add_middleware(BodySizeLimitMiddleware, max_body_bytes=parts.max_body_bytes)
     app.add_middleware(ObservabilityMiddleware, telemetry=telemetry)
