@@ -60,7 +60,6 @@ class BoundedExportProcessor(SpanProcessor):
         self._delay = delay_ms / 1000
         self._queue: collections.deque[ReadableSpan] = collections.deque()
         self._wake = threading.Event()
-        self._flushed = threading.Condition()
         self._export_lock = threading.Lock()
         self._shutdown = False
         self._failing = False
@@ -95,14 +94,15 @@ class BoundedExportProcessor(SpanProcessor):
 
     def _export_all(self) -> None:
         with self._export_lock:
-            while self._queue:
-                batch = [
-                    self._queue.popleft()
-                    for _ in range(min(self._max_batch_size, len(self._queue)))
-                ]
-                self._export(batch)
-        with self._flushed:
-            self._flushed.notify_all()
+            self._drain(deadline=None)
+
+    def _drain(self, deadline: float | None) -> None:
+        """Export until the queue is empty (or the deadline passes); caller holds the lock."""
+        while self._queue and (deadline is None or time.monotonic() < deadline):
+            batch = [
+                self._queue.popleft() for _ in range(min(self._max_batch_size, len(self._queue)))
+            ]
+            self._export(batch)
 
     def _export(self, batch: list[ReadableSpan]) -> None:
         try:
@@ -121,11 +121,14 @@ class BoundedExportProcessor(SpanProcessor):
             _log.warning("span export failing, spans are being dropped", spans=len(batch))
 
     def force_flush(self, timeout_millis: int = 30000) -> bool:
+        """Export everything queued, waiting for an export already under way to finish first."""
         deadline = time.monotonic() + timeout_millis / 1000
-        while self._queue and time.monotonic() < deadline:
-            self._wake.set()
-            with self._flushed:
-                self._flushed.wait(max(0.0, min(0.1, deadline - time.monotonic())))
+        if not self._export_lock.acquire(timeout=max(0.0, deadline - time.monotonic())):
+            return False
+        try:
+            self._drain(deadline)
+        finally:
+            self._export_lock.release()
         return not self._queue
 
     def shutdown(self) -> None:

@@ -167,9 +167,13 @@ class ObservabilityMiddleware:
         if not span.is_recording():
             return
         span.update_name(f"{method} {route}")
-        span.set_attribute("http.request.method", method)
-        span.set_attribute("http.route", route)
-        span.set_attribute("http.response.status_code", status)
+        span.set_attributes(  # one call takes the attribute lock once
+            {
+                "http.request.method": method,
+                "http.route": route,
+                "http.response.status_code": status,
+            }
+        )
         if failure is not None:
             span.record_exception(failure)
         if status >= 500:
