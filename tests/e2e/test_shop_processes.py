@@ -5,8 +5,10 @@ from __future__ import annotations
 import os
 import secrets
 import shutil
+import signal
 import subprocess
 import sys
+import threading
 import time
 from collections import Counter
 from collections.abc import Iterator
@@ -252,3 +254,36 @@ def test_a_refused_request_is_logged_with_its_reason(shop: RunningShop) -> None:
     assert lines[0]["status"] == 422
     assert lines[0]["problem_type"] == "unknown-product"
     assert "424242" in lines[0]["detail"]
+
+
+def test_a_request_in_flight_when_the_shop_stops_still_completes(tmp_path: Path) -> None:
+    env = {
+        "PAYMENTS_FAILURE_RATE": "0",
+        "PAYMENTS_LATENCY_MIN_MS": "1500",
+        "PAYMENTS_LATENCY_MAX_MS": "1500",
+    }
+    with shop_processes(tmp_path, env) as running:
+        order_id = _order(running).json()["order_id"]
+        outcome: dict[str, object] = {}
+
+        def pay() -> None:
+            try:
+                outcome["response"] = httpx.post(
+                    f"{running.urls['gateway']}/payment/pay",
+                    json={"order_id": order_id},
+                    timeout=20,
+                )
+            except httpx.HTTPError as exc:
+                outcome["error"] = exc
+
+        payer = threading.Thread(target=pay)
+        payer.start()
+        time.sleep(0.5)  # the charge is now under way inside payments
+        running.process.send_signal(signal.SIGTERM)
+        payer.join(timeout=30)
+        running.process.wait(timeout=30)
+    assert "error" not in outcome, outcome
+    response = outcome["response"]
+    assert isinstance(response, httpx.Response)
+    assert response.status_code == 200, response.text
+    assert running.process.returncode == 0
