@@ -60,7 +60,6 @@ def shop_processes(
     env = {
         **os.environ,
         **{f"{name.upper()}_PORT": str(port) for name, port in ports.items()},
-        "MINISHOP_LOG_LEVEL": "INFO",
         **dict(extra_env or {}),
     }
     log_path = tmp_path / "shop.log"

@@ -6,6 +6,7 @@ import os
 import signal
 import sys
 import time
+from collections.abc import Mapping
 from pathlib import Path
 from typing import Annotated
 
@@ -37,11 +38,17 @@ def _settings_problem(entry: ServiceEntry, error: ValidationError) -> str:
     return f"bad setting for {entry.name}: {entry.env_prefix}{field.upper()}: {first['msg']}"
 
 
-def load_settings(entry: ServiceEntry, **defaults: object) -> ServiceSettings:
+def load_settings(entry: ServiceEntry, env: Mapping[str, str] | None = None) -> ServiceSettings:
+    """The service's settings as its process will see them, with ``env`` added to ours."""
+    saved = dict(os.environ)
+    os.environ.update(env or {})
     try:
-        return entry.settings_type()(**defaults)
+        return entry.settings_type()()
     except ValidationError as exc:
         raise _fail(_settings_problem(entry, exc)) from None
+    finally:
+        os.environ.clear()
+        os.environ.update(saved)
 
 
 @cli.command()
@@ -76,28 +83,31 @@ def serve(
 
 
 def _plan(data_dir: Path | None, log_level: str | None) -> list[ProcessSpec]:
-    """Each service's settings as its process will read them, and the env that says so."""
-    shared: dict[str, str] = {}
-    if data_dir is not None:
-        shared["data_dir"] = str(data_dir)
-    if log_level is not None:
-        shared["log_level"] = log_level
-    resolved = {entry.name: load_settings(entry, **shared) for entry in SERVICES}
-    specs = []
+    """The environment each service's process gets, validated before anything starts.
+
+    Command-line flags apply to every service; each service is pointed at the
+    ports its downstream services will really listen on.
+    """
+    flags = {"DATA_DIR": str(data_dir) if data_dir else None, "LOG_LEVEL": log_level}
+    envs = {
+        entry.name: {
+            f"{entry.env_prefix}{key}": value for key, value in flags.items() if value is not None
+        }
+        for entry in SERVICES
+    }
+    resolved = {entry.name: load_settings(entry, envs[entry.name]) for entry in SERVICES}
     for entry in SERVICES:
-        settings = resolved[entry.name]
-        env = {f"{entry.env_prefix}{key.upper()}": value for key, value in shared.items()}
         for downstream in DOWNSTREAMS.get(entry.name, ()):
-            target = resolved[downstream]
-            env.setdefault(
-                f"{entry.env_prefix}{downstream.upper()}_URL",
-                os.environ.get(
-                    f"{entry.env_prefix}{downstream.upper()}_URL",
-                    f"http://{target.host}:{target.port}",
-                ),
-            )
-        specs.append(ProcessSpec(entry.name, settings.host, settings.port, env))
-    return specs
+            variable = f"{entry.env_prefix}{downstream.upper()}_URL"
+            if variable not in os.environ:
+                target = resolved[downstream]
+                envs[entry.name][variable] = f"http://{target.host}:{target.port}"
+    return [
+        ProcessSpec(
+            entry.name, resolved[entry.name].host, resolved[entry.name].port, envs[entry.name]
+        )
+        for entry in SERVICES
+    ]
 
 
 def _banner(specs: list[ProcessSpec], seconds: float) -> str:

@@ -73,14 +73,3 @@ class ServiceSettings(BaseSettings):
         if self.database_url:
             return self.database_url
         return f"sqlite+aiosqlite:///{(self.data_dir / f'{service}.db').resolve()}"
-
-
-class DownstreamSettings(BaseSettings):
-    """Where the other services are, for the services that call them."""
-
-    model_config = SettingsConfigDict(extra="ignore")
-
-    users_url: str = "http://127.0.0.1:8001"
-    products_url: str = "http://127.0.0.1:8002"
-    orders_url: str = "http://127.0.0.1:8003"
-    payments_url: str = "http://127.0.0.1:8004"
