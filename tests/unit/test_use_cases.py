@@ -64,11 +64,11 @@ class FakeOrders:
         self.rows[order.id] = order
         return order
 
-    async def confirm(self, order_id: int) -> Order:
+    async def confirm(self, order: Order) -> Order:
         if self.fail_confirm:
             raise RuntimeError("database went away")
-        self.rows[order_id] = replace(self.rows[order_id], status=OrderStatus.PENDING)
-        return self.rows[order_id]
+        self.rows[order.id] = replace(order, status=OrderStatus.PENDING)
+        return self.rows[order.id]
 
     async def discard(self, order_id: int) -> None:
         self.rows.pop(order_id, None)

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from collections import defaultdict
 from collections.abc import Sequence
+from dataclasses import replace
 from datetime import UTC, datetime, timedelta
 
 from sqlalchemy import delete, insert, select, update
@@ -28,6 +29,7 @@ class SqlOrderRepository:
         self, user_id: int, lines: Sequence[OrderLine], reservation_id: str
     ) -> Order:
         now = datetime.now(UTC)
+        total = sum(line.total_cents for line in lines)
         async with self._engine.begin() as connection:
             order_id = (
                 await connection.execute(
@@ -35,7 +37,7 @@ class SqlOrderRepository:
                     .values(
                         user_id=user_id,
                         status=OrderStatus.RESERVING.value,
-                        total_cents=sum(line.total_cents for line in lines),
+                        total_cents=total,
                         reservation_id=reservation_id,
                         created_at=now,
                         updated_at=now,
@@ -55,19 +57,27 @@ class SqlOrderRepository:
                     for line in lines
                 ],
             )
-            return (await self._load(connection, [order_id]))[0]
+        return Order(
+            id=order_id,
+            user_id=user_id,
+            status=OrderStatus.RESERVING,
+            lines=tuple(lines),
+            total_cents=total,
+            reservation_id=reservation_id,
+            payment_id=None,
+            created_at=now,
+        )
 
-    async def confirm(self, order_id: int) -> Order:
+    async def confirm(self, order: Order) -> Order:
         async with self._engine.begin() as connection:
-            await connection.execute(
+            confirmed = await connection.execute(
                 update(orders)
-                .where(orders.c.id == order_id, orders.c.status == OrderStatus.RESERVING.value)
+                .where(orders.c.id == order.id, orders.c.status == OrderStatus.RESERVING.value)
                 .values(status=OrderStatus.PENDING.value, updated_at=datetime.now(UTC))
             )
-            found = await self._load(connection, [order_id])
-        if not found:
-            raise OrderNotFound(order_id)
-        return found[0]
+        if confirmed.rowcount != 1:
+            raise OrderNotFound(order.id)  # reconciliation released it meanwhile
+        return replace(order, status=OrderStatus.PENDING)
 
     async def discard(self, order_id: int) -> None:
         async with self._engine.begin() as connection:

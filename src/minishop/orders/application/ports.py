@@ -14,7 +14,7 @@ class OrderRepository(Protocol):
         self, user_id: int, lines: Sequence[OrderLine], reservation_id: str
     ) -> Order: ...
 
-    async def confirm(self, order_id: int) -> Order:
+    async def confirm(self, order: Order) -> Order:
         """``reserving`` -> ``pending``, once its stock is held."""
         ...
 

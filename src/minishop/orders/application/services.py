@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import uuid
 from collections.abc import Sequence
+from dataclasses import replace
 from datetime import timedelta
 
 from opentelemetry import trace
@@ -67,7 +68,7 @@ class OrderService:
                 await self._abandon(order)
                 raise
             try:
-                confirmed = await self._repository.confirm(order.id)
+                confirmed = await self._repository.confirm(order)
             except BaseException:
                 await self._abandon(order)
                 raise
@@ -95,13 +96,12 @@ class OrderService:
         """Apply a payment outcome; the domain refuses to pay an order twice."""
         order = await self.get(order_id)
         new_status = order.after_payment(succeeded, payment_id)
-        if new_status != order.status or order.payment_id != payment_id:
-            moved = await self._repository.set_status(
-                order.id, order.status, new_status, payment_id
-            )
-            if not moved:  # another outcome landed first: judge against it
-                return await self.record_payment(order_id, succeeded, payment_id)
-        return await self.get(order_id)
+        if new_status == order.status and order.payment_id == payment_id:
+            return order  # the same outcome reported again
+        moved = await self._repository.set_status(order.id, order.status, new_status, payment_id)
+        if not moved:  # another outcome landed first: judge against it
+            return await self.record_payment(order_id, succeeded, payment_id)
+        return replace(order, status=new_status, payment_id=payment_id)
 
     async def reconcile(self) -> int:
         """Release the stock of orders left ``reserving`` by a crash or a failed clean-up."""
