@@ -5,7 +5,7 @@ from __future__ import annotations
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
 from decimal import Decimal
-from typing import Annotated, Any
+from typing import Annotated, Any, Generic, TypeVar
 
 import httpx
 import orjson
@@ -111,6 +111,20 @@ def page(
 
 
 PageParams = Annotated[Page, Depends(page)]
+
+ItemT = TypeVar("ItemT")
+
+
+class PageOf(BaseModel, Generic[ItemT]):
+    """One page of a list route: the items and the paging that produced them."""
+
+    items: list[ItemT]
+    limit: int
+    offset: int
+
+    @classmethod
+    def of(cls, items: list[ItemT], page: Page) -> PageOf[ItemT]:
+        return cls(items=items, limit=page.limit, offset=page.offset)
 
 
 def cents_to_decimal(cents: int) -> Decimal:

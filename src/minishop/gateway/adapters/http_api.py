@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import math
+from collections.abc import Awaitable, Callable
 from typing import Annotated
 
 from fastapi import APIRouter, Depends, Header, Request, Response
@@ -67,14 +68,17 @@ def build_router(proxy: Proxy, admission: Admission) -> APIRouter:
     return router
 
 
-def _collection_handler(service: str, forward):  # type: ignore[no-untyped-def]
+Forward = Callable[[Route, Request], Awaitable[Response]]
+
+
+def _collection_handler(service: str, forward: Forward) -> Callable[[Request], Awaitable[Response]]:
     async def handler(request: Request) -> Response:
         return await forward(resource_route(service), request)
 
     return handler
 
 
-def _item_handler(service: str, forward):  # type: ignore[no-untyped-def]
+def _item_handler(service: str, forward: Forward) -> Callable[[str, Request], Awaitable[Response]]:
     async def handler(path: str, request: Request) -> Response:
         return await forward(resource_route(service, path), request)
 

@@ -24,6 +24,7 @@ from minishop.orders.domain.model import (
 from minishop.platform.http import (
     IdempotencyKey,
     Money,
+    PageOf,
     PageParams,
     cents_to_decimal,
     idempotent_json,
@@ -77,12 +78,6 @@ class OrderOut(BaseModel):
             payment_id=order.payment_id,
             created_at=order.created_at,
         )
-
-
-class OrderList(BaseModel):
-    items: list[OrderOut]
-    limit: int
-    offset: int
 
 
 class PaymentResult(BaseModel):
@@ -144,14 +139,12 @@ def build_router(
         except OrderNotFound as exc:
             raise Problem(404, str(exc), type_="order-not-found") from exc
 
-    @router.get("/api/v1/orders", response_model=OrderList, tags=["orders"])
+    @router.get("/api/v1/orders", response_model=PageOf[OrderOut], tags=["orders"])
     async def list_orders(
         page: PageParams, user_id: Annotated[int | None, Query(gt=0)] = None
-    ) -> OrderList:
+    ) -> PageOf[OrderOut]:
         found = await service.list(page.limit, page.offset, user_id)
-        return OrderList(
-            items=[OrderOut.of(order) for order in found], limit=page.limit, offset=page.offset
-        )
+        return PageOf[OrderOut].of([OrderOut.of(order) for order in found], page)
 
     @router.post(
         "/internal/orders/{order_id}/payment-result",

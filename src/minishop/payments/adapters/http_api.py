@@ -25,6 +25,7 @@ from minishop.payments.domain.model import (
 from minishop.platform.http import (
     IdempotencyKey,
     Money,
+    PageOf,
     PageParams,
     cents_to_decimal,
     idempotent_json,
@@ -66,12 +67,6 @@ class PaymentOut(BaseModel):
             card_last4=payment.card_last4,
             created_at=payment.created_at,
         )
-
-
-class PaymentList(BaseModel):
-    items: list[PaymentOut]
-    limit: int
-    offset: int
 
 
 class ProviderSettings(BaseModel):
@@ -143,16 +138,12 @@ def build_router(
         except PaymentNotFound as exc:
             raise Problem(404, str(exc), type_="payment-not-found") from exc
 
-    @router.get("/api/v1/payments", response_model=PaymentList, tags=["payments"])
+    @router.get("/api/v1/payments", response_model=PageOf[PaymentOut], tags=["payments"])
     async def list_payments(
         page: PageParams, order_id: Annotated[int | None, Query(gt=0)] = None
-    ) -> PaymentList:
+    ) -> PageOf[PaymentOut]:
         found = await service.list(page.limit, page.offset, order_id)
-        return PaymentList(
-            items=[PaymentOut.of(payment) for payment in found],
-            limit=page.limit,
-            offset=page.offset,
-        )
+        return PageOf[PaymentOut].of([PaymentOut.of(payment) for payment in found], page)
 
     @router.get("/internal/provider", response_model=ProviderSettings, tags=["fault injection"])
     async def get_provider() -> ProviderSettings:

@@ -10,6 +10,7 @@ from pydantic import BaseModel, ConfigDict, Field
 from minishop.platform.http import (
     IdempotencyKey,
     Money,
+    PageOf,
     PageParams,
     cents_to_decimal,
     decimal_to_cents,
@@ -55,12 +56,6 @@ class ProductOut(BaseModel):
             price=cents_to_decimal(product.price_cents),
             stock=product.stock,
         )
-
-
-class ProductList(BaseModel):
-    items: list[ProductOut]
-    limit: int
-    offset: int
 
 
 class DeductionLine(BaseModel):
@@ -121,17 +116,13 @@ def build_router(
 
         return await idempotent_json(request, store, idempotency_key, add)
 
-    @router.get("/api/v1/products", response_model=ProductList, tags=["catalog"])
+    @router.get("/api/v1/products", response_model=PageOf[ProductOut], tags=["catalog"])
     async def list_products(
         page: PageParams,
         ids: Annotated[str | None, Query(description="Comma-separated product ids.")] = None,
-    ) -> ProductList:
+    ) -> PageOf[ProductOut]:
         found = await service.list(page.limit, page.offset, _parse_ids(ids))
-        return ProductList(
-            items=[ProductOut.of(product) for product in found],
-            limit=page.limit,
-            offset=page.offset,
-        )
+        return PageOf[ProductOut].of([ProductOut.of(product) for product in found], page)
 
     @router.get("/api/v1/products/{product_id}", response_model=ProductOut, tags=["catalog"])
     async def get_product(product_id: int) -> ProductOut:

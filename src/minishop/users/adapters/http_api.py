@@ -7,7 +7,7 @@ from datetime import datetime
 from fastapi import APIRouter, Request, Response
 from pydantic import BaseModel, ConfigDict, Field
 
-from minishop.platform.http import IdempotencyKey, PageParams, idempotent_json
+from minishop.platform.http import IdempotencyKey, PageOf, PageParams, idempotent_json
 from minishop.platform.idempotency import IdempotencyStore
 from minishop.platform.problems import Problem
 from minishop.users.adapters.telemetry import UserMetrics
@@ -26,12 +26,6 @@ class UserOut(BaseModel):
     email: str
     name: str
     created_at: datetime
-
-
-class UserList(BaseModel):
-    items: list[UserOut]
-    limit: int
-    offset: int
 
 
 def build_router(service: UserService, store: IdempotencyStore, metrics: UserMetrics) -> APIRouter:
@@ -61,13 +55,11 @@ def build_router(service: UserService, store: IdempotencyStore, metrics: UserMet
             raise Problem(404, str(exc), type_="user-not-found") from exc
         return UserOut.model_validate(user, from_attributes=True)
 
-    @router.get("", response_model=UserList)
-    async def list_users(page: PageParams) -> UserList:
+    @router.get("", response_model=PageOf[UserOut])
+    async def list_users(page: PageParams) -> PageOf[UserOut]:
         users = await service.list(page.limit, page.offset)
-        return UserList(
-            items=[UserOut.model_validate(user, from_attributes=True) for user in users],
-            limit=page.limit,
-            offset=page.offset,
+        return PageOf[UserOut].of(
+            [UserOut.model_validate(user, from_attributes=True) for user in users], page
         )
 
     return router
