@@ -148,8 +148,21 @@ class ObservabilityMiddleware:
         )
         metrics = self._metrics
         status_text = str(status)
-        metrics.requests.labels(self._service, method, route, status_text).inc(exemplar=exemplar)
-        metrics.duration.labels(self._service, method, route).observe(duration, exemplar=exemplar)
+        key = (method, route, status_text)
+        series = self._series.get(key)
+        if series is None:
+            series = (
+                metrics.requests.labels(self._service, method, route, status_text),
+                metrics.duration.labels(self._service, method, route),
+            )
+            self._series[key] = series
+        requests, latency = series
+        if exemplar is None:
+            requests.inc()
+            latency.observe(duration)
+        else:
+            requests.inc(exemplar=exemplar)
+            latency.observe(duration, exemplar=exemplar)
         if reason is not None:
             metrics.errors.labels(self._service, method, route, status_text, reason).inc(
                 exemplar=exemplar
