@@ -9,16 +9,14 @@ import httpx
 from fastapi import FastAPI
 from opentelemetry.sdk.trace.export import SpanExporter
 
-from minishop import __version__
 from minishop.gateway.adapters import http_api
 from minishop.gateway.adapters.proxy import Proxy
 from minishop.gateway.application.admission import Admission
 from minishop.gateway.domain.rate_limit import RateLimiter
 from minishop.gateway.domain.routing import SERVICES
 from minishop.gateway.settings import GatewaySettings
-from minishop.observability import setup_telemetry
 from minishop.platform.http import build_client, liveness_check
-from minishop.platform.service_app import ServiceParts, create_service_app
+from minishop.platform.service_app import ServiceParts, create_service_app, service_telemetry
 
 SERVICE = "gateway"
 
@@ -29,13 +27,7 @@ def create_app(
     span_exporter: SpanExporter | None = None,
     transports: Mapping[str, httpx.AsyncBaseTransport] | None = None,
 ) -> FastAPI:
-    telemetry = setup_telemetry(
-        SERVICE,
-        version=__version__,
-        environment=settings.environment,
-        log_level=settings.log_level,
-        span_exporter=span_exporter,
-    )
+    telemetry = service_telemetry(SERVICE, settings, span_exporter)
     transports = transports or {}
     urls = {
         "users": settings.users_url,

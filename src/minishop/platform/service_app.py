@@ -145,19 +145,26 @@ class Foundation:
     database_schema: str | None
 
 
-def build_foundation(
-    service: str,
-    settings: ServiceSettings,
-    idempotency_keys: Table,
-    span_exporter: SpanExporter | None = None,
-) -> Foundation:
-    telemetry = setup_telemetry(
+def service_telemetry(
+    service: str, settings: ServiceSettings, span_exporter: SpanExporter | None = None
+) -> Telemetry:
+    """Telemetry for ``service`` from its settings (the gateway needs only this part)."""
+    return setup_telemetry(
         service,
         version=__version__,
         environment=settings.environment,
         log_level=settings.log_level,
         span_exporter=span_exporter,
     )
+
+
+def build_foundation(
+    service: str,
+    settings: ServiceSettings,
+    idempotency_keys: Table,
+    span_exporter: SpanExporter | None = None,
+) -> Foundation:
+    telemetry = service_telemetry(service, settings, span_exporter)
     engine = create_engine(
         settings.resolved_database_url(service),
         pool_size=settings.db_pool_size,
