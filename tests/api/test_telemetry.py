@@ -163,3 +163,19 @@ async def test_orders_succeed_while_the_otlp_endpoint_is_down(tmp_path: Path) ->
         for sample in family.samples
     }
     assert dropped.get("export_failed", 0) >= 10  # 5 requests x (server + client span), counted
+
+
+def test_a_broken_log_stream_never_fails_the_caller() -> None:
+    class Broken(io.RawIOBase):
+        def write(self, data: object) -> int:
+            raise BrokenPipeError("reader went away")
+
+        def writable(self) -> bool:
+            return True
+
+    configure_logging("orders", "INFO", stream=Broken())
+    structlog.get_logger("test").info("still fine")  # must not raise
+    closed = io.BytesIO()
+    closed.close()
+    configure_logging("orders", "INFO", stream=closed)
+    structlog.get_logger("test").error("still fine")

@@ -287,3 +287,28 @@ def test_a_request_in_flight_when_the_shop_stops_still_completes(tmp_path: Path)
     assert isinstance(response, httpx.Response)
     assert response.status_code == 200, response.text
     assert running.process.returncode == 0
+
+
+def _running(pid: str) -> bool:
+    try:
+        return "zombie" not in Path(f"/proc/{pid}/status").read_text().lower()
+    except FileNotFoundError:
+        return False
+
+
+def test_services_stop_by_themselves_when_the_supervisor_is_killed(tmp_path: Path) -> None:
+    with shop_processes(tmp_path) as running:
+        children = subprocess.run(
+            ["pgrep", "-P", str(running.process.pid)], capture_output=True, text=True
+        ).stdout.split()
+        assert len(children) == 5
+        running.process.kill()  # no chance to stop its children
+        running.process.wait()
+        deadline = time.monotonic() + 20
+        alive = children
+        while alive and time.monotonic() < deadline:
+            alive = [pid for pid in children if _running(pid)]
+            time.sleep(0.2)
+        assert alive == [], "services outlived their supervisor"
+        with pytest.raises(httpx.ConnectError):
+            httpx.get(f"{running.urls['gateway']}/health/live", timeout=2)

@@ -16,7 +16,13 @@ from opentelemetry import trace
 from pydantic import ValidationError
 
 from minishop.cli.catalog import BY_NAME, DOWNSTREAMS, SERVICES, ServiceEntry
-from minishop.cli.supervisor import ProcessSpec, StartupError, Supervisor
+from minishop.cli.supervisor import (
+    SUPERVISOR_PID_VARIABLE,
+    ProcessSpec,
+    StartupError,
+    Supervisor,
+    stop_when_orphaned,
+)
 from minishop.platform.settings import ServiceSettings
 
 cli = typer.Typer(
@@ -77,6 +83,9 @@ def serve(
         server_header=False,
     )
     server = uvicorn.Server(config)
+    supervisor_pid = os.environ.get(SUPERVISOR_PID_VARIABLE)
+    if supervisor_pid:
+        stop_when_orphaned(int(supervisor_pid))
     server.run()
     if not server.started:
         sys.exit(1)

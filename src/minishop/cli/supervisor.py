@@ -19,6 +19,7 @@ from typing import TextIO
 import httpx
 
 COLOURS = ("36", "35", "33", "32", "34", "31")
+SUPERVISOR_PID_VARIABLE = "MINISHOP_SUPERVISOR_PID"
 
 
 class StartupError(Exception):
@@ -57,6 +58,22 @@ def port_is_free(host: str, port: int) -> bool:
     return True
 
 
+def stop_when_orphaned(supervisor_pid: int, interval: float = 0.5) -> None:
+    """In a child: stop gracefully (SIGTERM to ourselves) once the supervisor is gone.
+
+    Children run in their own session so that Ctrl-C reaches only the supervisor,
+    which then stops them in order; the price is that a supervisor killed outright
+    would leave them running, holding their ports. This watchdog closes that gap.
+    """
+
+    def watch() -> None:
+        while os.getppid() == supervisor_pid:
+            time.sleep(interval)
+        os.kill(os.getpid(), signal.SIGTERM)
+
+    threading.Thread(target=watch, name="orphan-watchdog", daemon=True).start()
+
+
 class Supervisor:
     def __init__(
         self, specs: Sequence[ProcessSpec], output: TextIO = sys.stdout, colour: bool = False
@@ -87,7 +104,12 @@ class Supervisor:
         for spec in self._specs:
             process = subprocess.Popen(
                 [sys.executable, "-m", "minishop", "serve", spec.name],
-                env={**os.environ, **spec.env, "PYTHONUNBUFFERED": "1"},
+                env={
+                    **os.environ,
+                    **spec.env,
+                    "PYTHONUNBUFFERED": "1",
+                    SUPERVISOR_PID_VARIABLE: str(os.getpid()),
+                },
                 stdout=subprocess.PIPE,
                 stderr=subprocess.STDOUT,
                 stdin=subprocess.DEVNULL,

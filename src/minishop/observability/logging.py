@@ -72,6 +72,31 @@ def _rename_level(
     return event
 
 
+class _SafeBytesLogger(structlog.BytesLogger):
+    """Writes lines like structlog's BytesLogger, but a broken stdout never fails a request.
+
+    When whoever reads the service's stdout goes away (a killed supervisor, a closed
+    pipe), the line is dropped instead of raising into the request that logged it.
+    """
+
+    def msg(self, message: bytes) -> None:
+        try:
+            super().msg(message)
+        except (OSError, ValueError):  # EPIPE, or the stream was closed
+            return
+
+    log = debug = info = warn = warning = msg
+    fatal = failure = err = error = critical = exception = msg
+
+
+class _SafeBytesLoggerFactory:
+    def __init__(self, file: IO[bytes]) -> None:
+        self._file = file
+
+    def __call__(self, *args: Any) -> _SafeBytesLogger:
+        return _SafeBytesLogger(self._file, name=args[0] if args else None)
+
+
 class _StdlibBridge(logging.Handler):
     """Sends standard-library records through the structlog pipeline."""
 
@@ -119,7 +144,7 @@ def configure_logging(
             structlog.processors.JSONRenderer(serializer=orjson.dumps),
         ],
         wrapper_class=structlog.make_filtering_bound_logger(level_number),
-        logger_factory=structlog.BytesLoggerFactory(output),
+        logger_factory=_SafeBytesLoggerFactory(output),
         cache_logger_on_first_use=True,
     )
     root = logging.getLogger()
