@@ -7,6 +7,7 @@ from typing import Any
 from fastapi import FastAPI, Request
 from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse
+from sqlalchemy.exc import InterfaceError, OperationalError
 from starlette.exceptions import HTTPException as StarletteHTTPException
 
 from minishop.observability import note_problem
@@ -127,6 +128,19 @@ def install_problem_handlers(app: FastAPI) -> None:
             request=request,
             instance=request.url.path,
             headers=dict(exc.headers) if exc.headers else None,
+        )
+
+    @app.exception_handler(OperationalError)
+    @app.exception_handler(InterfaceError)
+    async def _database_unavailable(request: Request, exc: Exception) -> JSONResponse:
+        """The database is unreachable or went away: a retryable 503, not a bug's 500."""
+        return problem_response(
+            503,
+            "The service's database is unavailable; retry shortly.",
+            request=request,
+            type_="database-unavailable",
+            instance=request.url.path,
+            headers={"Retry-After": "1"},
         )
 
     @app.exception_handler(Exception)
