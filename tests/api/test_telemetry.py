@@ -179,3 +179,14 @@ def test_a_broken_log_stream_never_fails_the_caller() -> None:
     closed.close()
     configure_logging("orders", "INFO", stream=closed)
     structlog.get_logger("test").error("still fine")
+
+
+async def test_every_answer_names_its_trace(sqlite_shop: Shop) -> None:
+    async with sqlite_shop.client() as client:
+        response = await client.post("/order", json=order_body())
+    version, trace_id, span_id, flags = response.headers["traceresponse"].split("-")
+    assert version == "00"
+    assert int(flags, 16) & 0x01  # sampled
+    (root,) = [s for s in sqlite_shop.finished_spans() if s.name == "POST /order"]
+    assert trace_id == format(root.context.trace_id, "032x")
+    assert span_id == format(root.context.span_id, "016x")

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import os
+import shutil
 import signal
 import sys
 import time
@@ -119,8 +120,22 @@ def _plan(data_dir: Path | None, log_level: str | None) -> list[ProcessSpec]:
     ]
 
 
+def _self_command() -> str:
+    """How to call this command again from another terminal (the venv is not always on PATH)."""
+    if shutil.which("minishop"):
+        return "minishop"
+    launcher = Path(sys.argv[0]).resolve()
+    if launcher.name != "minishop":
+        return f"{sys.executable} -m minishop"
+    try:
+        return str(launcher.relative_to(Path.cwd()))
+    except ValueError:
+        return str(launcher)
+
+
 def _banner(specs: list[ProcessSpec], seconds: float) -> str:
     gateway = next(spec for spec in specs if spec.name == "gateway")
+    payments = next(spec for spec in specs if spec.name == "payments")
     endpoint = os.environ.get("OTEL_EXPORTER_OTLP_TRACES_ENDPOINT") or os.environ.get(
         "OTEL_EXPORTER_OTLP_ENDPOINT"
     )
@@ -143,7 +158,10 @@ def _banner(specs: list[ProcessSpec], seconds: float) -> str:
         "Place an order:",
         f"  curl -s -X POST {gateway.url}/order -H 'content-type: application/json' "
         '-d \'{"user_id": 1, "items": [{"product_id": 1, "quantity": 2}]}\'',
-        "Ctrl-C stops everything.",
+        "Make payments fail (fault injection):",
+        f"  curl -s -X PUT {payments.url}/internal/provider -H 'content-type: application/json' "
+        '-d \'{"failure_rate": 0.5, "latency_min_ms": 20, "latency_max_ms": 80}\'',
+        f"Health of every service: {_self_command()} status. Ctrl-C stops everything.",
         "",
     ]
     return "\n".join(lines)

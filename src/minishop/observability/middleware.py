@@ -50,6 +50,15 @@ def mark_failure(request: Request, reason: str) -> None:
     request.scope.setdefault("state", {})[_ERROR_REASON_KEY] = reason
 
 
+def _traceresponse(span: trace.Span) -> tuple[bytes, bytes] | None:
+    """W3C ``traceresponse`` (Trace Context Level 2): tells the caller which trace to look up."""
+    context = span.get_span_context()
+    if not context.is_valid:
+        return None
+    value = f"00-{context.trace_id:032x}-{context.span_id:016x}-{context.trace_flags:02x}"
+    return (b"traceresponse", value.encode("latin-1"))
+
+
 def note_problem(request: Request, problem_type: str, detail: str) -> None:
     """Put the reason a request was refused on its access log line."""
     state = request.scope.setdefault("state", {})
@@ -105,10 +114,14 @@ class ObservabilityMiddleware:
         metrics = self._metrics
         metrics.in_flight.inc()
 
+        trace_header = _traceresponse(span)
+
         async def send_with_status(message: Message) -> None:
             nonlocal status
             if message["type"] == "http.response.start":
                 status = message["status"]
+                if trace_header is not None:
+                    message["headers"] = [*message.get("headers", ()), trace_header]
             await send(message)
 
         failure: BaseException | None = None
