@@ -10,30 +10,36 @@ from pathlib import Path
 
 import pytest
 
-from tests.support.processes import SERVICES, free_ports
+from tests.support.processes import SERVICES, STACK_PORT_VARIABLES, free_ports
 
 pytestmark = pytest.mark.e2e
 
 
 def _run(args: list[str], env: dict[str, str], tmp_path: Path) -> subprocess.CompletedProcess[str]:
-    ports = dict(zip(SERVICES, free_ports(len(SERVICES)), strict=True))
-    full_env = {**os.environ, **{f"{n.upper()}_PORT": str(p) for n, p in ports.items()}, **env}
+    variables = [f"{name.upper()}_PORT" for name in SERVICES] + list(STACK_PORT_VARIABLES.values())
+    ports = dict(zip(variables, free_ports(len(variables)), strict=True))
+    full_env = {**os.environ, **{name: str(port) for name, port in ports.items()}, **env}
     return subprocess.run(
         [sys.executable, "-m", "minishop", *args, "--data-dir", str(tmp_path)],
         env=full_env, capture_output=True, text=True, timeout=60,
     )  # fmt: skip
 
 
-def test_a_taken_port_is_a_one_line_error(tmp_path: Path) -> None:
+@pytest.mark.parametrize(
+    ("variable", "name"),
+    [("GATEWAY_PORT", "gateway"), ("MINISHOP_PROMETHEUS_PORT", "prometheus")],
+)
+def test_a_taken_port_is_a_one_line_error(tmp_path: Path, variable: str, name: str) -> None:
     with socket.socket() as holder:
         holder.bind(("127.0.0.1", 0))
         holder.listen()
         port = holder.getsockname()[1]
-        result = _run(["up"], {"GATEWAY_PORT": str(port)}, tmp_path)
+        result = _run(["up"], {variable: str(port)}, tmp_path)
     assert result.returncode == 2
     assert "Traceback" not in result.stderr + result.stdout
     (line,) = result.stderr.strip().splitlines()
-    assert f"port {port} (gateway) is already in use" in line
+    assert f"port {port} ({name}) is already in use" in line
+    assert variable in line
 
 
 @pytest.mark.parametrize(
@@ -42,6 +48,9 @@ def test_a_taken_port_is_a_one_line_error(tmp_path: Path) -> None:
         ("PAYMENTS_FAILURE_RATE", "2", "PAYMENTS_FAILURE_RATE"),
         ("ORDERS_LOG_LEVEL", "chatty", "ORDERS_LOG_LEVEL"),
         ("USERS_DATABASE_URL", "mysql://nope", "USERS_DATABASE_URL"),
+        ("MINISHOP_SCRAPE_INTERVAL", "soon", "MINISHOP_SCRAPE_INTERVAL"),
+        ("MINISHOP_SLACK_WEBHOOK_URL", "slack", "MINISHOP_SLACK_WEBHOOK_URL"),
+        ("SLACK_RECEIVER_KEEP_MESSAGES", "0", "SLACK_RECEIVER_KEEP_MESSAGES"),
     ],
 )
 def test_a_bad_setting_is_a_one_line_error(

@@ -17,6 +17,12 @@ import httpx
 import orjson
 
 SERVICES = ("users", "products", "orders", "payments", "gateway")
+# What `minishop up` starts beside the shop, and the variable that sets each one's port.
+STACK_PORT_VARIABLES = {
+    "slack-receiver": "SLACK_RECEIVER_PORT",
+    "alertmanager": "MINISHOP_ALERTMANAGER_PORT",
+    "prometheus": "MINISHOP_PROMETHEUS_PORT",
+}
 
 
 def free_ports(count: int) -> list[int]:
@@ -54,18 +60,27 @@ class RunningShop:
 
 @contextmanager
 def shop_processes(
-    tmp_path: Path, extra_env: Mapping[str, str] | None = None, timeout: float = 60.0
+    tmp_path: Path,
+    extra_env: Mapping[str, str] | None = None,
+    timeout: float = 60.0,
+    *,
+    stack: bool = False,
 ) -> Iterator[RunningShop]:
-    ports = dict(zip(SERVICES, free_ports(len(SERVICES)), strict=True))
+    """The shop on free ports; with ``stack``, also Prometheus, Alertmanager, Slack receiver."""
+    variables = {name: f"{name.upper()}_PORT" for name in SERVICES}
+    if stack:
+        variables.update(STACK_PORT_VARIABLES)
+    ports = dict(zip(variables, free_ports(len(variables)), strict=True))
     env = {
         **os.environ,
-        **{f"{name.upper()}_PORT": str(port) for name, port in ports.items()},
+        **{variables[name]: str(port) for name, port in ports.items()},
         **dict(extra_env or {}),
     }
     log_path = tmp_path / "shop.log"
+    command = [sys.executable, "-m", "minishop", "up", "--data-dir", str(tmp_path / "data")]
     with log_path.open("wb") as log:
         process = subprocess.Popen(
-            [sys.executable, "-m", "minishop", "up", "--data-dir", str(tmp_path / "data")],
+            command if stack else [*command, "--no-stack"],
             env=env,
             stdout=log,
             stderr=subprocess.STDOUT,

@@ -8,6 +8,7 @@ import signal
 import sys
 import time
 from collections.abc import Mapping
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Annotated
 
@@ -16,7 +17,8 @@ import typer
 from opentelemetry import trace
 from pydantic import ValidationError
 
-from minishop.cli.catalog import BY_NAME, DOWNSTREAMS, SERVICES, ServiceEntry
+from minishop.cli.catalog import BY_NAME, DOWNSTREAMS, SERVICES, SLACK_RECEIVER, ServiceEntry
+from minishop.cli.stack import StackSettings, plan_stack
 from minishop.cli.supervisor import (
     SUPERVISOR_PID_VARIABLE,
     ProcessSpec,
@@ -60,9 +62,12 @@ def load_settings(entry: ServiceEntry, env: Mapping[str, str] | None = None) -> 
 
 @cli.command()
 def serve(
-    service: Annotated[str, typer.Argument(help="users, products, orders, payments or gateway")],
+    service: Annotated[
+        str,
+        typer.Argument(help="users, products, orders, payments, gateway or slack-receiver"),
+    ],
 ) -> None:
-    """Run one service in this process (``up`` runs all five this way)."""
+    """Run one service in this process (``up`` runs each of them this way)."""
     entry = BY_NAME.get(service)
     if entry is None:
         raise _fail(f"unknown service {service!r}: choose from {', '.join(BY_NAME)}")
@@ -92,32 +97,69 @@ def serve(
         sys.exit(1)
 
 
-def _plan(data_dir: Path | None, log_level: str | None) -> list[ProcessSpec]:
-    """The environment each service's process gets, validated before anything starts.
+@dataclass(frozen=True)
+class Plan:
+    shop: list[ProcessSpec]
+    stack: list[ProcessSpec]  # Slack receiver, Alertmanager, Prometheus: what could start
+    missing: list[str]
+
+    @property
+    def all(self) -> list[ProcessSpec]:
+        """Start order; the supervisor stops in reverse (gateway first)."""
+        return [*self.stack, *self.shop]
+
+
+def _load_stack_settings() -> StackSettings:
+    try:
+        return StackSettings()
+    except ValidationError as exc:
+        first = exc.errors()[0]
+        field = ".".join(str(part) for part in first["loc"])
+        raise _fail(f"bad setting MINISHOP_{field.upper()}: {first['msg']}") from None
+
+
+def _plan(data_dir: Path | None, log_level: str | None, *, stack: bool = True) -> Plan:
+    """The environment each process gets, validated before anything starts.
 
     Command-line flags apply to every service; each service is pointed at the
     ports its downstream services will really listen on.
     """
+    entries = (*SERVICES, SLACK_RECEIVER) if stack else SERVICES
     flags = {"DATA_DIR": str(data_dir) if data_dir else None, "LOG_LEVEL": log_level}
     envs = {
         entry.name: {
             f"{entry.env_prefix}{key}": value for key, value in flags.items() if value is not None
         }
-        for entry in SERVICES
+        for entry in entries
     }
-    resolved = {entry.name: load_settings(entry, envs[entry.name]) for entry in SERVICES}
+    resolved = {entry.name: load_settings(entry, envs[entry.name]) for entry in entries}
     for entry in SERVICES:
         for downstream in DOWNSTREAMS.get(entry.name, ()):
             variable = f"{entry.env_prefix}{downstream.upper()}_URL"
             if variable not in os.environ:
                 target = resolved[downstream]
                 envs[entry.name][variable] = f"http://{target.host}:{target.port}"
-    return [
-        ProcessSpec(
-            entry.name, resolved[entry.name].host, resolved[entry.name].port, envs[entry.name]
+    specs = {
+        entry.name: ProcessSpec(
+            entry.name,
+            resolved[entry.name].host,
+            resolved[entry.name].port,
+            envs[entry.name],
+            port_variable=f"{entry.env_prefix}PORT",
         )
-        for entry in SERVICES
-    ]
+        for entry in entries
+    }
+    shop = [specs[entry.name] for entry in SERVICES]
+    if not stack:
+        return Plan(shop, [], [])
+    receiver = specs[SLACK_RECEIVER.name]
+    backends = plan_stack(
+        _load_stack_settings(),
+        data_dir or resolved["users"].data_dir,
+        {name: f"{spec.host}:{spec.port}" for name, spec in specs.items()},
+        receiver.url,
+    )
+    return Plan(shop, [receiver, *backends.specs], backends.missing)
 
 
 def _self_command() -> str:
@@ -133,9 +175,9 @@ def _self_command() -> str:
         return str(launcher)
 
 
-def _banner(specs: list[ProcessSpec], seconds: float) -> str:
-    gateway = next(spec for spec in specs if spec.name == "gateway")
-    payments = next(spec for spec in specs if spec.name == "payments")
+def _banner(plan: Plan, seconds: float) -> str:
+    by_name = {spec.name: spec for spec in plan.all}
+    gateway, payments = by_name["gateway"], by_name["payments"]
     endpoint = os.environ.get("OTEL_EXPORTER_OTLP_TRACES_ENDPOINT") or os.environ.get(
         "OTEL_EXPORTER_OTLP_ENDPOINT"
     )
@@ -144,8 +186,17 @@ def _banner(specs: list[ProcessSpec], seconds: float) -> str:
         f"MiniShop is up ({seconds:.1f} s). Where to look:",
         f"  shop (gateway)  {gateway.url}",
     ]
-    for spec in specs:
+    for spec in plan.shop:
         lines.append(f"  {spec.name:<9} docs {spec.url}/docs   metrics {spec.url}/metrics")
+    if "prometheus" in by_name:
+        url = by_name["prometheus"].url
+        lines.append(f"  prometheus      {url}/targets  alerts {url}/alerts  rules {url}/rules")
+    if "alertmanager" in by_name:
+        lines.append(f"  alertmanager    {by_name['alertmanager'].url}")
+    if "slack-receiver" in by_name:
+        url = by_name["slack-receiver"].url
+        lines.append(f"  alerts (Slack)  {url}/   as JSON {url}/messages")
+    lines += [f"  not started     {reason}" for reason in plan.missing]
     lines += [
         "  traces          "
         + (
@@ -154,11 +205,12 @@ def _banner(specs: list[ProcessSpec], seconds: float) -> str:
             else "not exported: set OTEL_EXPORTER_OTLP_ENDPOINT"
         ),
         "  logs            below, one JSON line per event, prefixed by service",
+        "  grafana, jaeger, loki: in the Compose stack (docker compose up -d)",
         "",
         "Place an order:",
         f"  curl -s -X POST {gateway.url}/order -H 'content-type: application/json' "
         '-d \'{"user_id": 1, "items": [{"product_id": 1, "quantity": 2}]}\'',
-        "Make payments fail (fault injection):",
+        "Make payments fail (fault injection; HighErrorRate fires after about a minute of it):",
         f"  curl -s -X PUT {payments.url}/internal/provider -H 'content-type: application/json' "
         '-d \'{"failure_rate": 0.5, "latency_min_ms": 20, "latency_max_ms": 80}\'',
         f"Health of every service: {_self_command()} status. Ctrl-C stops everything.",
@@ -174,10 +226,16 @@ def up(
     ] = None,
     log_level: Annotated[str | None, typer.Option(help="debug, info, warning or error.")] = None,
     ready_timeout: Annotated[float, typer.Option(help="Seconds to wait for readiness.")] = 60.0,
+    stack: Annotated[
+        bool,
+        typer.Option(
+            help="Also start Prometheus and Alertmanager (when installed) and the Slack receiver."
+        ),
+    ] = True,
 ) -> None:
-    """Start the five services, wait until they are ready, and show their logs."""
-    specs = _plan(data_dir, log_level)
-    supervisor = Supervisor(specs, colour=sys.stdout.isatty())
+    """Start the five services and their telemetry stack, wait until ready, show the logs."""
+    plan = _plan(data_dir, log_level, stack=stack)
+    supervisor = Supervisor(plan.all, colour=sys.stdout.isatty())
     try:
         supervisor.check_ports()
     except StartupError as exc:
@@ -195,7 +253,7 @@ def up(
     supervisor.start()
     try:
         supervisor.wait_ready(ready_timeout)
-        typer.echo(_banner(specs, time.monotonic() - started))
+        typer.echo(_banner(plan, time.monotonic() - started))
         while not stopping:
             exited = supervisor.first_exited()
             if exited is not None:
@@ -211,17 +269,18 @@ def up(
 
 @cli.command()
 def status() -> None:
-    """Show each service's readiness and the checks that fail."""
-    specs = _plan(None, None)
+    """Show the readiness of each service (and of the telemetry stack) and what fails."""
+    plan = _plan(None, None)
     healthy = True
     with httpx.Client(timeout=3.0) as client:
-        for spec in specs:
+        for spec in [*plan.shop, *plan.stack]:
             try:
-                response = client.get(f"{spec.url}/health/ready")
-                body = response.json()
+                response = client.get(f"{spec.url}{spec.ready_path}")
+                is_json = response.headers.get("content-type", "").startswith("application/")
+                checks = response.json().get("checks", {}) if is_json else {}
                 failing = [
                     f"{name}: {check.get('error', 'fail')}"
-                    for name, check in body.get("checks", {}).items()
+                    for name, check in checks.items()
                     if check.get("status") != "pass"
                 ]
                 state = "ready" if response.status_code == 200 else "NOT READY"
@@ -229,7 +288,7 @@ def status() -> None:
             except httpx.HTTPError as exc:
                 state, detail = "DOWN", type(exc).__name__
             healthy &= state == "ready"
-            typer.echo(f"{spec.name:<9} {spec.url:<24} {state:<10} {detail}")
+            typer.echo(f"{spec.name:<14} {spec.url:<24} {state:<10} {detail}")
     raise typer.Exit(code=0 if healthy else 1)
 
 

@@ -1,4 +1,5 @@
-"""The five services as the command line knows them, in start order."""
+"""The processes the command line runs from this package: the five shop services and the
+Slack receiver that stands in for Slack."""
 
 from __future__ import annotations
 
@@ -16,6 +17,7 @@ class ServiceEntry:
     name: str
     package: str
     settings_class: str
+    prefix: str | None = None  # default: the name in capitals
 
     def settings_type(self) -> type[ServiceSettings]:
         module = importlib.import_module(f"minishop.{self.package}.settings")
@@ -26,7 +28,7 @@ class ServiceEntry:
 
     @property
     def env_prefix(self) -> str:
-        return f"{self.name.upper()}_"
+        return self.prefix or f"{self.name.upper()}_"
 
 
 SERVICES: tuple[ServiceEntry, ...] = (
@@ -37,7 +39,12 @@ SERVICES: tuple[ServiceEntry, ...] = (
     ServiceEntry("gateway", "gateway", "GatewaySettings"),
 )
 
-BY_NAME = {entry.name: entry for entry in SERVICES}
+# Not part of the shop: where Alertmanager's Slack notifications land locally.
+SLACK_RECEIVER = ServiceEntry(
+    "slack-receiver", "slack_receiver", "SlackReceiverSettings", prefix="SLACK_RECEIVER_"
+)
+
+BY_NAME = {entry.name: entry for entry in (*SERVICES, SLACK_RECEIVER)}
 
 # Which downstream URL settings each service has, to point them at the ports in use.
 DOWNSTREAMS: dict[str, tuple[str, ...]] = {

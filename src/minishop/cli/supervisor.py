@@ -28,14 +28,36 @@ class StartupError(Exception):
 
 @dataclass(frozen=True)
 class ProcessSpec:
+    """One child process: a MiniShop service by default, or any program given by ``command``."""
+
     name: str
     host: str
     port: int
     env: Mapping[str, str]
+    command: Sequence[str] | None = None
+    ready_path: str = "/health/ready"
+    port_variable: str | None = None  # the setting that moves it to another port
 
     @property
     def url(self) -> str:
         return f"http://{self.host}:{self.port}"
+
+    def argv(self) -> list[str]:
+        if self.command is not None:
+            return list(self.command)
+        return [sys.executable, "-m", "minishop", "serve", self.name]
+
+
+def _die_with_parent() -> None:  # pragma: no cover - runs in the forked child
+    """Linux: SIGTERM this child when the supervisor dies, even by SIGKILL.
+
+    Programs that are not ours (Prometheus, Alertmanager) have no orphan watchdog;
+    the kernel's parent-death signal gives them the same guarantee.
+    """
+    import ctypes
+
+    pr_set_pdeathsig = 1
+    ctypes.CDLL(None, use_errno=True).prctl(pr_set_pdeathsig, signal.SIGTERM)
 
 
 @dataclass
@@ -95,15 +117,17 @@ class Supervisor:
     def check_ports(self) -> None:
         for spec in self._specs:
             if not port_is_free(spec.host, spec.port):
+                variable = spec.port_variable or f"{spec.name.upper()}_PORT"
                 raise StartupError(
                     f"port {spec.port} ({spec.name}) is already in use: stop what holds it "
-                    f"or choose another with {spec.name.upper()}_PORT"
+                    f"or choose another with {variable}"
                 )
 
     def start(self) -> None:
         for spec in self._specs:
+            foreign = spec.command is not None and sys.platform == "linux"
             process = subprocess.Popen(
-                [sys.executable, "-m", "minishop", "serve", spec.name],
+                spec.argv(),
                 env={
                     **os.environ,
                     **spec.env,
@@ -114,6 +138,7 @@ class Supervisor:
                 stderr=subprocess.STDOUT,
                 stdin=subprocess.DEVNULL,
                 start_new_session=True,  # our signal handling decides the stop order
+                preexec_fn=_die_with_parent if foreign else None,
             )
             child = _Child(spec, process)
             child.pump = threading.Thread(
@@ -143,7 +168,8 @@ class Supervisor:
                     if code is not None:
                         raise StartupError(self._exit_reason(child, code))
                     with contextlib.suppress(httpx.HTTPError):
-                        if client.get(f"{child.spec.url}/health/ready").status_code == 200:
+                        ready = client.get(f"{child.spec.url}{child.spec.ready_path}")
+                        if ready.status_code == 200:
                             del pending[name]
                 if time.monotonic() - started > timeout:
                     names = ", ".join(sorted(pending))

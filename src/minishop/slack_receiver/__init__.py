@@ -1,0 +1,1 @@
+"""A stand-in for Slack's incoming webhooks, so alert notifications can be seen locally."""
