@@ -43,6 +43,14 @@ class RunningShop:
     urls: dict[str, str]
     log_path: Path
     process: subprocess.Popen[bytes]
+    port_variables: dict[str, str]
+
+    def port_env(self) -> dict[str, str]:
+        """The environment that points another ``minishop`` command at these processes."""
+        return {
+            variable: self.urls[name].rsplit(":", 1)[1]
+            for name, variable in self.port_variables.items()
+        }
 
     def log_lines(self) -> list[tuple[str, dict]]:
         """(service, JSON line) for each line the services wrote."""
@@ -90,6 +98,7 @@ def shop_processes(
         urls={name: f"http://127.0.0.1:{port}" for name, port in ports.items()},
         log_path=log_path,
         process=process,
+        port_variables=variables,
     )
     try:
         deadline = time.monotonic() + timeout

@@ -274,6 +274,7 @@ def status() -> None:
     healthy = True
     with httpx.Client(timeout=3.0) as client:
         for spec in [*plan.shop, *plan.stack]:
+            essential = spec in plan.shop  # the stack is optional (`up --no-stack`)
             try:
                 response = client.get(f"{spec.url}{spec.ready_path}")
                 is_json = response.headers.get("content-type", "").startswith("application/")
@@ -286,9 +287,10 @@ def status() -> None:
                 state = "ready" if response.status_code == 200 else "NOT READY"
                 detail = "; ".join(failing)
             except httpx.HTTPError as exc:
-                state, detail = "DOWN", type(exc).__name__
-            healthy &= state == "ready"
-            typer.echo(f"{spec.name:<14} {spec.url:<24} {state:<10} {detail}")
+                state = "DOWN" if essential else "not running"
+                detail = type(exc).__name__ if essential else ""
+            healthy &= state == "ready" or not essential
+            typer.echo(f"{spec.name:<14} {spec.url:<24} {state:<11} {detail}".rstrip())
     raise typer.Exit(code=0 if healthy else 1)
 
 

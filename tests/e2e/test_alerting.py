@@ -1,0 +1,245 @@
+"""Alerts that really fire: the shop, Prometheus, Alertmanager and the Slack receiver as
+real processes started by ``minishop up``, with short scrape and evaluation intervals.
+
+The rules, routes and templates are the repository's own (``deploy/``), unchanged.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import itertools
+import json
+import os
+import random
+import subprocess
+import sys
+import threading
+import time
+from collections.abc import Callable, Iterator
+from pathlib import Path
+
+import httpx
+import pytest
+import yaml
+
+from tests.support.processes import RunningShop, shop_processes
+from tests.support.promql import comparisons_as_bool, query, with_grafana_variables
+
+pytestmark = pytest.mark.e2e
+
+DEPLOY = Path(__file__).resolve().parents[2] / "deploy"
+FAST_STACK = {
+    "MINISHOP_SCRAPE_INTERVAL": "1s",
+    "MINISHOP_EVALUATION_INTERVAL": "1s",
+    "MINISHOP_ALERT_GROUP_WAIT": "1s",
+    "MINISHOP_ALERT_GROUP_INTERVAL": "2s",
+    "PAYMENTS_FAILURE_RATE": "0",
+    "PAYMENTS_LATENCY_MIN_MS": "1",
+    "PAYMENTS_LATENCY_MAX_MS": "5",
+}
+ALERT_DEADLINE = 240.0  # seconds: rate window (1m) + `for` (1m) + scrape, evaluation, grouping
+
+
+class Traffic:
+    """Orders, payments, registrations and refused orders through the gateway, until stopped."""
+
+    def __init__(self, shop: RunningShop) -> None:
+        self._gateway = shop.urls["gateway"]
+        self._stop = threading.Event()
+        self._thread = threading.Thread(target=self._run, name="traffic", daemon=True)
+        self.sent = 0
+
+    def __enter__(self) -> Traffic:
+        self._thread.start()
+        return self
+
+    def __exit__(self, *exc_info: object) -> None:
+        self._stop.set()
+        self._thread.join(timeout=10)
+
+    def _run(self) -> None:
+        with httpx.Client(base_url=self._gateway, timeout=10) as client:
+            for step in itertools.count():
+                if self._stop.is_set():
+                    return
+                # The shop's answers are observed through its telemetry, not asserted here.
+                with contextlib.suppress(httpx.HTTPError):
+                    self._one_round(client, step)
+                time.sleep(0.05)
+
+    def _one_round(self, client: httpx.Client, step: int) -> None:
+        product = random.choice((3, 8))  # the products with the deepest stock
+        order = client.post(
+            "/order", json={"user_id": 1, "items": [{"product_id": product, "quantity": 1}]}
+        )
+        if order.status_code == 201:
+            client.post("/payment/pay", json={"order_id": order.json()["order_id"]})
+        if step % 10 == 0:
+            client.post(
+                "/api/v1/users", json={"email": f"load{step}@example.com", "name": f"Load {step}"}
+            )
+            client.post(
+                "/order", json={"user_id": 1, "items": [{"product_id": 1, "quantity": 10**6}]}
+            )
+        if step % 5 == 0:
+            client.get("/api/v1/products")
+            client.get(f"/api/v1/orders/{max(1, step)}")
+        self.sent += 1
+
+
+@pytest.fixture(scope="module")
+def stack(tmp_path_factory: pytest.TempPathFactory) -> Iterator[RunningShop]:
+    directory = tmp_path_factory.mktemp("stack")
+    with shop_processes(directory, FAST_STACK, stack=True) as running, Traffic(running):
+        yield running
+
+
+def _wait_for(what: str, timeout: float, probe: Callable[[], object]) -> object:
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        found = probe()
+        if found:
+            return found
+        time.sleep(0.5)
+    raise AssertionError(f"{what}: not within {timeout:.0f} s")
+
+
+def _messages(stack: RunningShop) -> list[dict]:
+    return httpx.get(f"{stack.urls['slack-receiver']}/messages", timeout=5).json()["messages"]
+
+
+def _set_failure_rate(stack: RunningShop, rate: float) -> None:
+    httpx.put(
+        f"{stack.urls['payments']}/internal/provider",
+        json={"failure_rate": rate, "latency_min_ms": 1, "latency_max_ms": 5},
+        timeout=5,
+    ).raise_for_status()
+
+
+def test_prometheus_scrapes_every_target_and_loads_every_rule(stack: RunningShop) -> None:
+    prometheus = stack.urls["prometheus"]
+
+    def all_up() -> dict[str, str] | None:
+        targets = httpx.get(f"{prometheus}/api/v1/targets", timeout=5).json()["data"]
+        health = {t["labels"]["job"]: t["health"] for t in targets["activeTargets"]}
+        return health if set(health.values()) == {"up"} else None
+
+    health = _wait_for("every target up", 30, all_up)
+    assert set(health) == {  # type: ignore[arg-type]
+        "users", "products", "orders", "payments", "gateway",
+        "slack-receiver", "alertmanager", "prometheus",
+    }  # fmt: skip
+    loaded = httpx.get(f"{prometheus}/api/v1/rules", timeout=5).json()["data"]["groups"]
+    expected = [
+        group["name"]
+        for path in sorted((DEPLOY / "prometheus" / "rules").glob("*.yml"))
+        for group in yaml.safe_load(path.read_text())["groups"]
+    ]
+    assert sorted(group["name"] for group in loaded) == sorted(expected)
+    assert all(rule["health"] != "err" for group in loaded for rule in group["rules"])
+    status = subprocess.run(
+        [sys.executable, "-m", "minishop", "status"],
+        env={**os.environ, **stack.port_env()},
+        capture_output=True, text=True, timeout=30,
+    )  # fmt: skip
+    assert status.returncode == 0, status.stdout
+    assert status.stdout.count(" ready") == 8, status.stdout
+    alertmanagers = httpx.get(f"{prometheus}/api/v1/alertmanagers", timeout=5).json()["data"]
+    assert [am["url"] for am in alertmanagers["activeAlertmanagers"]] == [
+        f"{stack.urls['alertmanager']}/api/v2/alerts"
+    ]
+
+
+def test_high_error_rate_reaches_slack_then_resolves(
+    stack: RunningShop, record_property: Callable[[str, object], None]
+) -> None:
+    def high_error_rate(status: str) -> Callable[[], list[dict]]:
+        return lambda: [
+            message
+            for message in _messages(stack)
+            if message["title"].startswith(f"[{status}") and "HighErrorRate" in message["title"]
+        ]
+
+    assert not high_error_rate("FIRING")(), "the alert fired before any fault was injected"
+    _set_failure_rate(stack, 0.5)
+    injected = time.monotonic()
+    firing = _wait_for("HighErrorRate firing in Slack", ALERT_DEADLINE, high_error_rate("FIRING"))
+    to_fire = time.monotonic() - injected
+    record_property("seconds_from_fault_to_slack", round(to_fire, 1))
+    message = firing[0]  # type: ignore[index]
+    assert message["channel"] == "#minishop-oncall"  # critical: the on-call channel
+    text = message["attachments"][0]["text"]
+    assert "of requests fail" in text
+    assert "docs/runbooks/high-error-rate.md" in text
+
+    _set_failure_rate(stack, 0.0)
+    repaired = time.monotonic()
+    _wait_for("HighErrorRate resolved in Slack", ALERT_DEADLINE, high_error_rate("RESOLVED"))
+    to_resolve = time.monotonic() - repaired
+    record_property("seconds_from_repair_to_resolved", round(to_resolve, 1))
+    print(f"\nfault → Slack: {to_fire:.1f} s; repair → resolved: {to_resolve:.1f} s")
+    log_lines = stack.log_lines()
+    assert any(
+        service == "slack-receiver"
+        and line.get("message") == "slack message received"
+        and "HighErrorRate" in line.get("title", "")
+        for service, line in log_lines
+    ), "the receiver logs each message as a JSON line"
+
+
+def _rule_expressions() -> list[tuple[str, str]]:
+    found = []
+    for path in sorted((DEPLOY / "prometheus" / "rules").glob("*.yml")):
+        for group in yaml.safe_load(path.read_text())["groups"]:
+            for rule in group["rules"]:
+                name = rule.get("record") or rule["alert"]
+                found.append((f"{path.name}: {name}", rule["expr"]))
+    return found
+
+
+def _panel_expressions() -> list[tuple[str, str]]:
+    found = []
+    for path in sorted((DEPLOY / "grafana" / "dashboards").glob("*.json")):
+        dashboard = json.loads(path.read_text())
+        panels = list(dashboard["panels"])
+        while panels:
+            panel = panels.pop()
+            panels.extend(panel.get("panels", []))
+            for target in panel.get("targets", []):
+                if "expr" in target:
+                    found.append((f"{path.name}: {panel['title']}", target["expr"]))
+        for variable in dashboard.get("templating", {}).get("list", []):
+            if variable.get("type") == "query":
+                definition = variable.get("definition", "")
+                if definition.startswith("label_values(") and "," in definition:
+                    metric = definition[len("label_values(") :].rsplit(",", 1)[0]
+                    found.append((f"{path.name}: ${variable['name']}", metric))
+    return found
+
+
+def test_every_dashboard_and_rule_expression_returns_data(stack: RunningShop) -> None:
+    """After the traffic above, no panel is empty and no rule reads an unknown metric.
+
+    Alert expressions are sent with their comparisons as ``bool`` so that an alert that
+    does not fire still shows that the series it reads exist.
+    """
+    expressions = _rule_expressions() + _panel_expressions()
+    assert len(_panel_expressions()) >= 30, "the dashboards have panels with queries"
+    empty = []
+    for where, expr in expressions:
+        sent = comparisons_as_bool(with_grafana_variables(expr))
+        if not query(stack.urls["prometheus"], sent):
+            empty.append(f"{where}: {expr.strip()}")
+    assert not empty, "no data for:\n" + "\n".join(empty)
+
+
+def test_exemplars_link_latency_to_traces(stack: RunningShop) -> None:
+    now = time.time()
+    answer = httpx.get(
+        f"{stack.urls['prometheus']}/api/v1/query_exemplars",
+        params={"query": "request_duration_seconds_bucket", "start": now - 600, "end": now},
+        timeout=5,
+    ).json()
+    exemplars = [item for series in answer["data"] for item in series["exemplars"]]
+    assert exemplars, "Prometheus stores the exemplars the services expose"
+    assert all(len(item["labels"]["trace_id"]) == 32 for item in exemplars)
