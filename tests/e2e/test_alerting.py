@@ -79,7 +79,7 @@ class Traffic:
                 "/api/v1/users", json={"email": f"load{step}@example.com", "name": f"Load {step}"}
             )
             client.post(
-                "/order", json={"user_id": 1, "items": [{"product_id": 1, "quantity": 10**6}]}
+                "/order", json={"user_id": 1, "items": [{"product_id": 1, "quantity": 10_000}]}
             )
         if step % 5 == 0:
             client.get("/api/v1/products")

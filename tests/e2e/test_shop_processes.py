@@ -44,6 +44,8 @@ def shop(tmp_path_factory: pytest.TempPathFactory, receiver: OtlpReceiver) -> It
     env = {
         "OTEL_EXPORTER_OTLP_ENDPOINT": receiver.endpoint,
         "OTEL_BSP_SCHEDULE_DELAY": "100",
+        "OTEL_LOGS_EXPORTER": "otlp",  # as in the Compose stack: a copy of each line over OTLP
+        "OTEL_BLRP_SCHEDULE_DELAY": "100",
         "PAYMENTS_FAILURE_RATE": "0",
     }
     with shop_processes(tmp_path_factory.mktemp("shop"), env) as running:
@@ -203,6 +205,23 @@ def test_a_forced_payment_failure_is_a_402_an_error_count_and_a_log_line(
         ]  # fmt: skip
         time.sleep(0.1)
     assert failed, "no 'payment failed' line"
+
+    # The same line over OTLP, as the Collector hands it to Loki: body, trace, attributes.
+    deadline = time.monotonic() + 10
+    exported: list = []
+    while not exported and time.monotonic() < deadline:
+        exported = [
+            record for record in receiver.log_records()
+            if record.trace_id == trace_id and record.body.startswith("payment failed")
+        ]  # fmt: skip
+        time.sleep(0.1)
+    assert exported, "the 'payment failed' line was not exported over OTLP"
+    record = exported[0]
+    assert record.resource["service.name"] == "payments"
+    assert record.severity_text in {"INFO", "WARNING"}
+    assert record.attributes["reason"] == reason
+    assert record.attributes["app"] == "minishop"
+    assert "4000 0000 0000 0002" not in str(record.attributes)
     assert failed[0]["reason"] == reason
     assert failed[0]["order_id"] == order_id
     assert failed[0]["card_last4"] == "0002"

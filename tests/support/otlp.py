@@ -1,4 +1,4 @@
-"""A small OTLP/HTTP trace receiver for tests: decodes what the services export."""
+"""A small OTLP/HTTP receiver for tests: decodes the spans and log records services export."""
 
 from __future__ import annotations
 
@@ -8,6 +8,10 @@ import time
 from dataclasses import dataclass
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 
+from opentelemetry.proto.collector.logs.v1.logs_service_pb2 import (
+    ExportLogsServiceRequest,
+    ExportLogsServiceResponse,
+)
 from opentelemetry.proto.collector.trace.v1.trace_service_pb2 import (
     ExportTraceServiceRequest,
     ExportTraceServiceResponse,
@@ -26,6 +30,16 @@ class ReceivedSpan:
     status_code: int
 
 
+@dataclass(frozen=True)
+class ReceivedLog:
+    resource: dict[str, object]
+    body: str
+    severity_text: str
+    trace_id: str
+    span_id: str
+    attributes: dict[str, object]
+
+
 def _value(any_value) -> object:
     field = any_value.WhichOneof("value")
     if field == "array_value":
@@ -36,6 +50,7 @@ def _value(any_value) -> object:
 class OtlpReceiver:
     def __init__(self) -> None:
         self.spans: list[ReceivedSpan] = []
+        self.logs: list[ReceivedLog] = []
         self._lock = threading.Lock()
         receiver = self
 
@@ -44,10 +59,16 @@ class OtlpReceiver:
                 body = self.rfile.read(int(self.headers.get("content-length", 0)))
                 if self.headers.get("content-encoding") == "gzip":
                     body = gzip.decompress(body)
-                request = ExportTraceServiceRequest()
-                request.ParseFromString(body)
-                receiver._collect(request)
-                payload = ExportTraceServiceResponse().SerializeToString()
+                if self.path.endswith("/v1/logs"):
+                    logs = ExportLogsServiceRequest()
+                    logs.ParseFromString(body)
+                    receiver._collect_logs(logs)
+                    payload = ExportLogsServiceResponse().SerializeToString()
+                else:
+                    request = ExportTraceServiceRequest()
+                    request.ParseFromString(body)
+                    receiver._collect(request)
+                    payload = ExportTraceServiceResponse().SerializeToString()
                 self.send_response(200)
                 self.send_header("content-type", "application/x-protobuf")
                 self.send_header("content-length", str(len(payload)))
@@ -84,6 +105,29 @@ class OtlpReceiver:
                     )
         with self._lock:
             self.spans.extend(received)
+
+    def _collect_logs(self, request: ExportLogsServiceRequest) -> None:
+        received = []
+        for resource_logs in request.resource_logs:
+            resource = {kv.key: _value(kv.value) for kv in resource_logs.resource.attributes}
+            for scope_logs in resource_logs.scope_logs:
+                for record in scope_logs.log_records:
+                    received.append(
+                        ReceivedLog(
+                            resource=resource,
+                            body=str(_value(record.body)),
+                            severity_text=record.severity_text,
+                            trace_id=record.trace_id.hex(),
+                            span_id=record.span_id.hex(),
+                            attributes={kv.key: _value(kv.value) for kv in record.attributes},
+                        )
+                    )
+        with self._lock:
+            self.logs.extend(received)
+
+    def log_records(self) -> list[ReceivedLog]:
+        with self._lock:
+            return list(self.logs)
 
     def trace(self, trace_id: str) -> list[ReceivedSpan]:
         with self._lock:

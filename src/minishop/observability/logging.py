@@ -122,12 +122,16 @@ def parse_level(level: str | int) -> int:
 
 
 def configure_logging(
-    service: str, level: str | int = "INFO", stream: IO[bytes] | None = None
+    service: str,
+    level: str | int = "INFO",
+    stream: IO[bytes] | None = None,
+    forward: structlog.types.Processor | None = None,
 ) -> None:
     """Set up the process-wide JSON log pipeline for ``service``.
 
     Logging is process state: each service runs in its own process, so the last
-    call wins and that is what the services rely on.
+    call wins and that is what the services rely on. ``forward`` sees every finished
+    event (masked, with its trace ids) before it is written, to send a copy elsewhere.
     """
     level_number = parse_level(level)
     output = stream if stream is not None else sys.stdout.buffer
@@ -141,6 +145,7 @@ def configure_logging(
             _mask_personal_data,
             structlog.processors.format_exc_info,
             structlog.processors.EventRenamer("message"),
+            *([forward] if forward is not None else []),
             structlog.processors.JSONRenderer(serializer=orjson.dumps),
         ],
         wrapper_class=structlog.make_filtering_bound_logger(level_number),

@@ -6,13 +6,19 @@ from dataclasses import dataclass, field
 
 import structlog
 from opentelemetry import trace
+from opentelemetry.sdk._logs import LoggerProvider
 from opentelemetry.sdk.trace import TracerProvider
 from opentelemetry.sdk.trace.export import SpanExporter
 
+from minishop.observability.log_export import (
+    OtlpLogForwarder,
+    build_logger_provider,
+    log_export_enabled,
+)
 from minishop.observability.logging import configure_logging, get_logger
 from minishop.observability.metrics import ServiceMetrics
 from minishop.observability.runtime import EventLoopLagMonitor
-from minishop.observability.tracing import build_tracer_provider, get_tracer
+from minishop.observability.tracing import build_resource, build_tracer_provider, get_tracer
 
 
 @dataclass
@@ -22,6 +28,7 @@ class Telemetry:
     tracer_provider: TracerProvider | None
     tracer: trace.Tracer
     logger: structlog.typing.FilteringBoundLogger
+    logger_provider: LoggerProvider | None = None  # set when logs are exported over OTLP
     loop_lag: EventLoopLagMonitor = field(init=False)
 
     def __post_init__(self) -> None:
@@ -31,10 +38,13 @@ class Telemetry:
         self.loop_lag.start()
 
     async def shutdown(self) -> None:
-        """Flush spans still queued; bounded, so a down collector cannot hang a stop."""
+        """Flush spans and log records still queued; bounded, so a down collector cannot
+        hang a stop."""
         await self.loop_lag.stop()
         if self.tracer_provider is not None:
             self.tracer_provider.shutdown()
+        if self.logger_provider is not None:
+            self.logger_provider.shutdown()
 
 
 def setup_telemetry(
@@ -46,7 +56,12 @@ def setup_telemetry(
     span_exporter: SpanExporter | None = None,
 ) -> Telemetry:
     """Everything a service needs to be observable, configured from standard settings."""
-    configure_logging(service, log_level)
+    logger_provider = None
+    if log_export_enabled():
+        logger_provider = build_logger_provider(build_resource(service, version, environment))
+    configure_logging(
+        service, log_level, forward=OtlpLogForwarder(logger_provider) if logger_provider else None
+    )
     metrics = ServiceMetrics(service)
     provider = build_tracer_provider(service, version, environment, metrics, span_exporter)
     return Telemetry(
@@ -55,4 +70,5 @@ def setup_telemetry(
         tracer_provider=provider,
         tracer=get_tracer(provider),
         logger=get_logger("minishop.access"),
+        logger_provider=logger_provider,
     )
