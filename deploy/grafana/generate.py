@@ -51,6 +51,11 @@ def q(expr: str, legend: str = "", *, exemplar: bool = False) -> Query:
     return Query(expr, legend, exemplar)
 
 
+def stat(title: str, queries: list[Query], unit: str, threshold: float | None = None) -> Panel:
+    """A single number across a quarter of the width: the top line of a dashboard."""
+    return Panel(title, queries, unit, "stat", width=6, height=5, threshold=threshold)
+
+
 def _field_config(panel: Panel) -> dict[str, Any]:
     steps: list[dict[str, Any]] = [{"color": "green", "value": None}]
     if panel.threshold is not None:
@@ -205,6 +210,38 @@ def dashboard(
     }
 
 
+def saturation_panels(width: int) -> list[Panel | Row]:
+    """How full each process is; shared by the golden-signals and runtime dashboards."""
+    return [
+        Panel(
+            "CPU (1 = one core)",
+            [q(f"rate(process_cpu_seconds_total{{{JOB}}}[{RATE}])", "{{job}}")],
+            "percentunit",
+            width=width,
+        ),
+        Panel(
+            "Requests in flight",
+            [q(f"requests_in_flight{{{SERVICE}}}", "{{service}}")],
+            width=width,
+        ),
+        Panel(
+            "Event-loop lag",
+            [q(f"event_loop_lag_seconds{{{SERVICE}}}", "{{service}}")],
+            "s",
+            description="How late the asyncio loop runs a timer: CPU-bound work blocks it.",
+            width=width,
+        ),
+        Panel(
+            "Database pool in use",
+            [
+                q(f"db_pool_connections_in_use{{{SERVICE}}}", "{{service}} in use"),
+                q(f"db_pool_connections_max{{{SERVICE}}}", "{{service}} max"),
+            ],
+            width=width,
+        ),
+    ]
+
+
 def overview() -> dict[str, Any]:
     latency = (
         "histogram_quantile(0.95, sum by (service, le) "
@@ -216,40 +253,20 @@ def overview() -> dict[str, Any]:
         "Every service at a glance: traffic, p95 latency and error rate (red line: the "
         "HighErrorRate threshold, 10 %).",
         [
-            Panel(
-                "Requests per second",
-                [q("sum(service:request_total:rate1m)", "all")],
-                "reqps",
-                "stat",
-                width=6,
-                height=4,
-            ),
-            Panel(
+            stat("Requests per second", [q("sum(service:request_total:rate1m)", "all")], "reqps"),
+            stat(
                 "Gateway error rate",
                 [q('service:request_error:ratio_rate1m{service="gateway"}')],
                 "percentunit",
-                "stat",
-                width=6,
-                height=4,
                 threshold=0.1,
             ),
-            Panel(
+            stat(
                 "Gateway p95 latency",
                 [q('service:request_duration_seconds:p95_rate1m{service="gateway"}')],
                 "s",
-                "stat",
-                width=6,
-                height=4,
                 threshold=0.5,
             ),
-            Panel(
-                "Targets up",
-                [q("sum(up)", "up"), q("count(up)", "scraped")],
-                "short",
-                "stat",
-                width=6,
-                height=4,
-            ),
+            stat("Targets up", [q("sum(up)", "up"), q("count(up)", "scraped")], "short"),
             Panel(
                 "Requests per second by service",
                 [q("service:request_total:rate1m", "{{service}}")],
@@ -354,31 +371,7 @@ def golden_signals() -> dict[str, Any]:
                 threshold=14.4,
             ),
             Row("Saturation"),
-            Panel(
-                "Requests in flight",
-                [q(f"requests_in_flight{{{SERVICE}}}", "{{service}}")],
-                width=6,
-            ),
-            Panel(
-                "Event-loop lag",
-                [q(f"event_loop_lag_seconds{{{SERVICE}}}", "{{service}}")],
-                "s",
-                width=6,
-            ),
-            Panel(
-                "Database pool in use",
-                [
-                    q(f"db_pool_connections_in_use{{{SERVICE}}}", "in use"),
-                    q(f"db_pool_connections_max{{{SERVICE}}}", "max"),
-                ],
-                width=6,
-            ),
-            Panel(
-                "CPU (1 = one core)",
-                [q(f"rate(process_cpu_seconds_total{{{JOB}}}[{RATE}])", "{{job}}")],
-                "percentunit",
-                width=6,
-            ),
+            *saturation_panels(width=6),
         ],
         service_variable="single",
     )
@@ -390,23 +383,17 @@ def business() -> dict[str, Any]:
         "MiniShop business KPIs",
         "What the shop does: orders, revenue, payments, registrations and stock.",
         [
-            Panel(
+            stat(
                 "Orders per minute",
                 [q(f"sum(rate(orders_created_total[{RATE}])) * 60", "orders")],
                 "short",
-                "stat",
-                width=6,
-                height=5,
             ),
-            Panel(
+            stat(
                 "Revenue per minute",
                 [q(f"sum(rate(revenue_total[{RATE}])) * 60", "revenue")],
                 "currencyUSD",
-                "stat",
-                width=6,
-                height=5,
             ),
-            Panel(
+            stat(
                 "Payment success rate",
                 [
                     q(
@@ -416,17 +403,11 @@ def business() -> dict[str, Any]:
                     )
                 ],
                 "percentunit",
-                "stat",
-                width=6,
-                height=5,
             ),
-            Panel(
+            stat(
                 "Registrations per minute",
                 [q(f"sum(rate(user_registrations_total[{RATE}])) * 60", "registrations")],
                 "short",
-                "stat",
-                width=6,
-                height=5,
             ),
             Panel(
                 "Orders and payments per minute",
@@ -500,29 +481,11 @@ def runtime() -> dict[str, Any]:
         "MiniShop runtime",
         "Saturation of each process: CPU, memory, in-flight requests, database pool, event loop.",
         [
-            Panel(
-                "CPU (1 = one core)",
-                [q(f"rate(process_cpu_seconds_total{{{JOB}}}[{RATE}])", "{{job}}")],
-                "percentunit",
-            ),
+            *saturation_panels(width=12),
             Panel(
                 "Resident memory",
                 [q(f"process_resident_memory_bytes{{{JOB}}}", "{{job}}")],
                 "bytes",
-            ),
-            Panel("Requests in flight", [q(f"requests_in_flight{{{SERVICE}}}", "{{service}}")]),
-            Panel(
-                "Event-loop lag",
-                [q(f"event_loop_lag_seconds{{{SERVICE}}}", "{{service}}")],
-                "s",
-                description="How late the asyncio loop runs a timer: CPU-bound work blocks it.",
-            ),
-            Panel(
-                "Database pool in use",
-                [
-                    q(f"db_pool_connections_in_use{{{SERVICE}}}", "{{service}} in use"),
-                    q(f"db_pool_connections_max{{{SERVICE}}}", "{{service}} max"),
-                ],
             ),
             Panel("Open file descriptors", [q(f"process_open_fds{{{JOB}}}", "{{job}}")]),
             Panel(
