@@ -104,6 +104,18 @@ VARIANTS = [
 ]
 
 
+# Each telemetry part alone: the variant that adds it, minus the one just without it.
+PARTS = {
+    "metrics (RED, in-flight)": ("+ metrics", "bare app"),
+    "log line (JSON access line)": ("+ metrics + log line", "+ metrics"),
+    "span (created, not exported)": ("+ metrics + span (not exported)", "+ metrics"),
+    "span export (OTLP protobuf encoding)": (
+        "+ metrics + span exported (OTLP encode)",
+        "+ metrics + span (not exported)",
+    ),
+}
+
+
 async def drive(app: object, requests: int) -> float:
     scope = {
         "type": "http", "asgi": {"version": "3.0"}, "http_version": "1.1", "method": "POST",
@@ -138,11 +150,15 @@ def main() -> None:
     for _ in range(args.rounds):
         for name, build in VARIANTS:
             samples[name].append(asyncio.run(drive(build(), args.requests)))
-    bare = statistics.median(samples["bare app"])
+    median = {name: statistics.median(values) for name, values in samples.items()}
+    bare = median["bare app"]
     print(f"{'variant':<42} {'CPU µs/req':>11} {'Δ vs bare':>10}")
     for name, _ in VARIANTS:
-        value = statistics.median(samples[name])
-        print(f"{name:<42} {value:>11.1f} {value - bare:>+10.1f}")
+        print(f"{name:<42} {median[name]:>11.1f} {median[name] - bare:>+10.1f}")
+    print()
+    print("each part alone (the difference its switch makes):")
+    for part, (with_it, without) in PARTS.items():
+        print(f"  {part:<40} {median[with_it] - median[without]:>+8.1f} µs/req")
 
 
 if __name__ == "__main__":

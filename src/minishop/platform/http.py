@@ -15,6 +15,7 @@ from opentelemetry.instrumentation.utils import suppress_instrumentation
 from pydantic import BaseModel, PlainSerializer
 
 from minishop.observability.httpx_transport import TracingTransport
+from minishop.platform.aiohttp_transport import AiohttpTransport
 from minishop.platform.idempotency import IdempotencyStore, StoredResponse, fingerprint
 
 REPLAYED_HEADER = "Idempotent-Replayed"
@@ -60,9 +61,14 @@ def build_client(
     timeout: float,
     transport: httpx.AsyncBaseTransport | None = None,
 ) -> httpx.AsyncClient:
-    """A client for one downstream service, traced and with bounded time and connections."""
-    inner = transport or httpx.AsyncHTTPTransport(
-        retries=1, limits=httpx.Limits(max_connections=100, max_keepalive_connections=50)
+    """A client for one downstream service, traced and with bounded time and connections.
+
+    The network part is aiohttp (see ``aiohttp_transport``). Idle connections are
+    dropped after 4 s, before uvicorn closes them at 5 s, so a request never goes out
+    on a connection the server is closing.
+    """
+    inner = transport or AiohttpTransport(
+        httpx.Limits(max_connections=100, max_keepalive_connections=50, keepalive_expiry=4.0)
     )
     return httpx.AsyncClient(
         base_url=base_url,
