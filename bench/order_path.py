@@ -129,6 +129,7 @@ def one_round(
         "GATEWAY_RATE_LIMIT_PER_SECOND": "0",
         **database_env(args.database, args.pg_dsn),
         **variant_env(variant, sink_url),
+        **dict(item.split("=", 1) for item in args.env),
     }
     if args.database == "postgresql":
         asyncio.run(_drop_bench_schemas(args.pg_dsn))
@@ -276,6 +277,13 @@ def main() -> None:
     parser.add_argument("--database", choices=("sqlite", "postgresql"), default="sqlite")
     parser.add_argument("--pg-dsn", default=PG_DSN)
     parser.add_argument("--output", type=Path, default=HERE / "results")
+    parser.add_argument(
+        "--env",
+        action="append",
+        default=[],
+        metavar="NAME=VALUE",
+        help="extra environment for the services in both variants, to try a setting",
+    )
     args = parser.parse_args()
     if args.quick:
         args.rounds, args.duration, args.warmup, args.single_duration = 1, 3, 1, 1
