@@ -12,7 +12,8 @@ ENV PYTHONUNBUFFERED=1 \
     PYTHONDONTWRITEBYTECODE=1 \
     PIP_NO_CACHE_DIR=1 \
     PIP_DISABLE_PIP_VERSION_CHECK=1
-RUN useradd --system --uid 10001 --user-group --home-dir /app --create-home minishop
+RUN useradd --system --uid 10001 --user-group --home-dir /app --create-home minishop \
+    && install -d -o minishop -g minishop /app/data
 COPY --from=build /wheels /wheels
 RUN pip install /wheels/*.whl && rm -rf /wheels
 USER minishop

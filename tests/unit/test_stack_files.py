@@ -122,6 +122,11 @@ def test_the_service_image_runs_as_an_unprivileged_user() -> None:
     assert users and users[-1] not in {"root", "0"}
     for base in re.findall(r"^FROM\s+(\S+)", dockerfile, flags=re.MULTILINE):
         assert re.search(r":\d", base), f"unpinned base image {base}"
+    # A named volume starts as a copy of the image's folder: it must exist, owned by the
+    # user, or the Slack receiver (and SQLite, without a database URL) cannot write.
+    volumes = re.findall(r'^VOLUME\s+\["([^"]+)"\]', dockerfile, flags=re.MULTILINE)
+    for volume in volumes:
+        assert re.search(rf"install -d -o {users[-1]} -g {users[-1]} {volume}\b", dockerfile)
 
 
 def test_the_collector_takes_otlp_and_sends_traces_to_jaeger_and_logs_to_loki() -> None:
