@@ -19,7 +19,6 @@ import time
 from collections.abc import Callable, Sequence
 
 from fastapi import FastAPI
-from opentelemetry.exporter.otlp.proto.common.trace_encoder import encode_spans
 from opentelemetry.sdk.trace import ReadableSpan, TracerProvider
 from opentelemetry.sdk.trace.export import SpanExporter, SpanExportResult
 from opentelemetry.trace import NoOpTracer
@@ -29,6 +28,7 @@ from minishop.observability.export import BoundedExportProcessor
 from minishop.observability.logging import configure_logging, get_logger
 from minishop.observability.metrics import ServiceMetrics
 from minishop.observability.middleware import ObservabilityMiddleware
+from minishop.observability.otlp_encoding import encode_trace_request
 from minishop.observability.telemetry import Telemetry
 from minishop.platform.service_app import NATIVE_TELEMETRY_OFF
 
@@ -49,7 +49,7 @@ class EncodingExporter(SpanExporter):
     """Pays what the OTLP exporter pays on this process (protobuf encoding), sends nothing."""
 
     def export(self, spans: Sequence[ReadableSpan]) -> SpanExportResult:
-        encode_spans(spans).SerializeToString()
+        encode_trace_request(spans)
         return SpanExportResult.SUCCESS
 
     def shutdown(self) -> None:

@@ -61,9 +61,9 @@ def build_tracer_provider(
         return None
     provider = TracerProvider(resource=build_resource(service, version, environment))
     if exporter is None and otlp_endpoint_configured():
-        from opentelemetry.exporter.otlp.proto.http.trace_exporter import OTLPSpanExporter
+        from minishop.observability.otlp_exporter import DirectOTLPSpanExporter
 
-        exporter = OTLPSpanExporter()
+        exporter = DirectOTLPSpanExporter()
     if exporter is not None:
         processor = BoundedExportProcessor(
             exporter,
