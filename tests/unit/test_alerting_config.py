@@ -124,6 +124,8 @@ def test_the_local_stack_configuration_is_valid_for_both_tools(
     plan = plan_stack(settings, tmp_path, targets, "http://127.0.0.1:18090")
     assert plan.missing == []
     assert {spec.name for spec in plan.specs} == {"prometheus", "alertmanager"}
+    assert list(tmp_path.iterdir()) == [], "planning writes nothing (`minishop status` plans)"
+    plan.write_configs()
 
     prometheus_file = tmp_path / "prometheus" / "prometheus.yml"
     _run(_tool("promtool"), "check", "config", prometheus_file)

@@ -18,7 +18,7 @@ from opentelemetry import trace
 from pydantic import ValidationError
 
 from minishop.cli.catalog import BY_NAME, DOWNSTREAMS, SERVICES, SLACK_RECEIVER, ServiceEntry
-from minishop.cli.stack import StackSettings, plan_stack
+from minishop.cli.stack import StackPlan, StackSettings, plan_stack
 from minishop.cli.supervisor import (
     SUPERVISOR_PID_VARIABLE,
     ProcessSpec,
@@ -41,10 +41,11 @@ def _fail(message: str) -> typer.Exit:
     return typer.Exit(code=2)
 
 
-def _settings_problem(entry: ServiceEntry, error: ValidationError) -> str:
+def _bad_setting(prefix: str, error: ValidationError) -> str:
+    """``PREFIX_FIELD: what is wrong``, for the first setting pydantic refused."""
     first = error.errors()[0]
     field = ".".join(str(part) for part in first["loc"]) or "settings"
-    return f"bad setting for {entry.name}: {entry.env_prefix}{field.upper()}: {first['msg']}"
+    return f"{prefix}{field.upper()}: {first['msg']}"
 
 
 def load_settings(entry: ServiceEntry, env: Mapping[str, str] | None = None) -> ServiceSettings:
@@ -54,7 +55,9 @@ def load_settings(entry: ServiceEntry, env: Mapping[str, str] | None = None) -> 
     try:
         return entry.settings_type()()
     except ValidationError as exc:
-        raise _fail(_settings_problem(entry, exc)) from None
+        raise _fail(
+            f"bad setting for {entry.name}: {_bad_setting(entry.env_prefix, exc)}"
+        ) from None
     finally:
         os.environ.clear()
         os.environ.update(saved)
@@ -102,6 +105,7 @@ class Plan:
     shop: list[ProcessSpec]
     stack: list[ProcessSpec]  # Slack receiver, Alertmanager, Prometheus: what could start
     missing: list[str]
+    backends: StackPlan | None = None
 
     @property
     def all(self) -> list[ProcessSpec]:
@@ -113,9 +117,7 @@ def _load_stack_settings() -> StackSettings:
     try:
         return StackSettings()
     except ValidationError as exc:
-        first = exc.errors()[0]
-        field = ".".join(str(part) for part in first["loc"])
-        raise _fail(f"bad setting MINISHOP_{field.upper()}: {first['msg']}") from None
+        raise _fail(f"bad setting {_bad_setting('MINISHOP_', exc)}") from None
 
 
 def _plan(data_dir: Path | None, log_level: str | None, *, stack: bool = True) -> Plan:
@@ -159,7 +161,7 @@ def _plan(data_dir: Path | None, log_level: str | None, *, stack: bool = True) -
         {name: f"{spec.host}:{spec.port}" for name, spec in specs.items()},
         receiver.url,
     )
-    return Plan(shop, [receiver, *backends.specs], backends.missing)
+    return Plan(shop, [receiver, *backends.specs], backends.missing, backends)
 
 
 def _self_command() -> str:
@@ -240,6 +242,8 @@ def up(
         supervisor.check_ports()
     except StartupError as exc:
         raise _fail(str(exc)) from None
+    if plan.backends is not None:
+        plan.backends.write_configs()
 
     stopping = False
 
