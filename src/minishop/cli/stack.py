@@ -147,6 +147,29 @@ class StackPlan:
             )
 
 
+def _server(
+    name: str, binary: str, host: str, port: int, config_file: Path, *flags: str
+) -> ProcessSpec:
+    """Prometheus or Alertmanager: the flags they share (same flag names), then their own."""
+    address = f"{host}:{port}"
+    return ProcessSpec(
+        name,
+        host,
+        port,
+        {},
+        command=[
+            binary,
+            f"--config.file={config_file}",
+            f"--web.listen-address={address}",
+            f"--web.external-url=http://{address}/",
+            "--log.level=warn",
+            *flags,
+        ],
+        ready_path="/-/ready",
+        port_variable=f"MINISHOP_{name.upper()}_PORT",
+    )
+
+
 def plan_stack(
     settings: StackSettings,
     data_dir: Path,
@@ -187,22 +210,14 @@ def plan_stack(
         config_file = data_dir / "alertmanager" / "alertmanager.yml"
         configs[config_file] = config
         specs.append(
-            ProcessSpec(
+            _server(
                 "alertmanager",
+                alertmanager,
                 host,
                 settings.alertmanager_port,
-                {},
-                command=[
-                    alertmanager,
-                    f"--config.file={config_file}",
-                    f"--storage.path={data_dir / 'alertmanager' / 'store'}",
-                    f"--web.listen-address={alertmanager_address}",
-                    f"--web.external-url=http://{alertmanager_address}/",
-                    "--cluster.listen-address=",  # one instance: no gossip port to collide
-                    "--log.level=warn",
-                ],
-                ready_path="/-/ready",
-                port_variable="MINISHOP_ALERTMANAGER_PORT",
+                config_file,
+                f"--storage.path={data_dir / 'alertmanager' / 'store'}",
+                "--cluster.listen-address=",  # one instance: no gossip port to collide
             )
         )
     else:
@@ -224,23 +239,15 @@ def plan_stack(
         config_file = data_dir / "prometheus" / "prometheus.yml"
         configs[config_file] = config
         specs.append(
-            ProcessSpec(
+            _server(
                 "prometheus",
+                prometheus,
                 host,
                 settings.prometheus_port,
-                {},
-                command=[
-                    prometheus,
-                    f"--config.file={config_file}",
-                    f"--storage.tsdb.path={data_dir / 'prometheus' / 'tsdb'}",
-                    "--storage.tsdb.retention.time=7d",
-                    f"--web.listen-address={prometheus_address}",
-                    f"--web.external-url=http://{prometheus_address}/",
-                    "--enable-feature=exemplar-storage",
-                    "--log.level=warn",
-                ],
-                ready_path="/-/ready",
-                port_variable="MINISHOP_PROMETHEUS_PORT",
+                config_file,
+                f"--storage.tsdb.path={data_dir / 'prometheus' / 'tsdb'}",
+                "--storage.tsdb.retention.time=7d",
+                "--enable-feature=exemplar-storage",
             )
         )
     else:
