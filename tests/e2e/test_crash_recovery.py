@@ -86,7 +86,8 @@ def test_a_killed_service_serves_again_while_the_others_keep_answering(tmp_path:
     with shop_processes(tmp_path) as shop, _Traffic(shop.urls["gateway"]) as traffic:
         time.sleep(0.5)
         os.kill(_child_pid(shop, "payments"), signal.SIGKILL)
-        assert _wait_until_live(shop.urls["payments"], timeout=5.0) < 5.0
+        back_after = _wait_until_live(shop.urls["payments"], timeout=5.0)
+        print(f"payments ready again {back_after:.2f} s after SIGKILL")  # shown with -s
         time.sleep(0.5)
         live = httpx.get(f"{shop.urls['payments']}/health/live", timeout=5).json()
         metrics = httpx.get(f"{shop.urls['payments']}/metrics", timeout=5).text
@@ -152,6 +153,7 @@ def test_an_interrupted_charge_does_not_block_the_order_for_long(tmp_path: Path)
             else:
                 time.sleep(0.5)
         assert paid is not None and paid < 15, "the order could not be paid within 15 s"
+        print(f"order paid {paid:.2f} s after payments was killed mid-charge")  # shown with -s
         payments = httpx.get(
             f"{gateway}/api/v1/payments", params={"order_id": order_id}, timeout=10
         ).json()
