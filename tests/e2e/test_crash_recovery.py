@@ -13,7 +13,8 @@ from pathlib import Path
 import httpx
 import pytest
 
-from tests.support.processes import RunningShop, shop_processes
+from minishop.cli.supervisor_state import ChildStatus, state_file, write_state
+from tests.support.processes import SERVICES, RunningShop, free_ports, shop_processes
 
 pytestmark = pytest.mark.e2e
 
@@ -162,3 +163,27 @@ def test_an_interrupted_charge_does_not_block_the_order_for_long(tmp_path: Path)
     outcomes = sorted((row["status"], row["reason"]) for row in rows)
     assert outcomes == [("failed", "interrupted"), ("succeeded", None)], rows
     assert order_now["status"] == "paid"
+
+
+def test_status_marks_a_service_the_supervisor_gave_up_on(tmp_path: Path) -> None:
+    write_state(
+        state_file(tmp_path),
+        {
+            "payments": ChildStatus("gave up", None, 4, "crashed 5 times within 60 s"),
+            "orders": ChildStatus("running", 1, 0),
+        },
+    )  # as a live supervisor (this test's process) leaves it
+    ports = dict(zip(SERVICES, free_ports(len(SERVICES)), strict=True))
+    result = subprocess.run(
+        [sys.executable, "-m", "minishop", "status", "--data-dir", str(tmp_path)],
+        env={**os.environ, **{f"{name.upper()}_PORT": str(port) for name, port in ports.items()}},
+        capture_output=True,
+        text=True,
+        timeout=30,
+    )
+    assert result.returncode == 1
+    (line,) = [line for line in result.stdout.splitlines() if line.startswith("payments ")]
+    assert "GAVE UP" in line
+    assert "not restarted: crashed 5 times within 60 s" in line
+    (orders,) = [line for line in result.stdout.splitlines() if line.startswith("orders ")]
+    assert "DOWN" in orders
