@@ -10,7 +10,9 @@ from pathlib import Path
 from sqlalchemy import insert
 
 from minishop.payments.adapters.orm import payments as payments_table
+from minishop.payments.adapters.repository import SqlPaymentRepository
 from minishop.payments.application.services import CHARGE_LEASE
+from minishop.payments.domain.model import ChargeOutcome
 from tests.support.helpers import order_body
 from tests.support.shop import running_shop
 
@@ -78,3 +80,21 @@ async def test_a_charge_renewed_recently_is_left_alone(
         assert refused.status_code == 409
         still = (await client.get(f"/api/v1/payments/{live}")).json()
         assert still["status"] == "processing"
+
+
+async def test_renewing_a_charge_keeps_it_out_of_the_stale_ones_until_it_ends(
+    tmp_path: Path, database_settings: dict[str, dict[str, str]]
+) -> None:
+    async with running_shop(tmp_path, database_settings) as shop:
+        repository = SqlPaymentRepository(shop.apps["payments"].state.engine)
+        payment = await repository.start(order_id=999, amount_cents=100, card_last4=None)
+        await asyncio.sleep(0.3)
+        assert payment.id in {
+            p.id for p in await repository.stale_processing(timedelta(seconds=0.2))
+        }
+        assert await repository.renew(payment.id) is True
+        assert payment.id not in {
+            p.id for p in await repository.stale_processing(timedelta(seconds=0.2))
+        }
+        await repository.finish(payment.id, ChargeOutcome(False, "card_declined"))
+        assert await repository.renew(payment.id) is False  # ended: nothing left to keep alive
