@@ -28,6 +28,7 @@ from minishop.payments.domain.model import (
     OrderNotPayable,
     OrderSnapshot,
     Payment,
+    PaymentNotFound,
     PaymentStatus,
 )
 
@@ -187,6 +188,8 @@ async def test_unknown_user_and_down_inventory_are_refused(tracer) -> None:
 class FakePayments:
     def __init__(self) -> None:
         self.rows: dict[str, Payment] = {}
+        self.renewals = 0
+        self.stale: list[str] = []  # ids a test declares left behind by a dead process
 
     async def start(self, order_id, amount_cents, card_last4) -> Payment:
         if any(
@@ -206,7 +209,13 @@ class FakePayments:
         self.rows[payment.id] = payment
         return payment
 
+    async def renew(self, payment_id: str) -> bool:
+        self.renewals += 1
+        return self.rows[payment_id].status == PaymentStatus.PROCESSING
+
     async def finish(self, payment_id: str, outcome: ChargeOutcome) -> Payment:
+        if self.rows[payment_id].status != PaymentStatus.PROCESSING:
+            raise PaymentNotFound(payment_id)
         status = PaymentStatus.SUCCEEDED if outcome.succeeded else PaymentStatus.FAILED
         self.rows[payment_id] = replace(self.rows[payment_id], status=status, reason=outcome.reason)
         return self.rows[payment_id]
@@ -224,7 +233,11 @@ class FakePayments:
         return [p for p in self.rows.values() if not p.order_synced]
 
     async def stale_processing(self, older_than) -> list[Payment]:
-        return []
+        return [
+            p
+            for p in self.rows.values()
+            if p.id in self.stale and p.status == PaymentStatus.PROCESSING
+        ]
 
 
 class ScriptedProvider:

@@ -1,4 +1,5 @@
-"""Runs the services as child processes: start, wait until ready, relay logs, stop cleanly."""
+"""Runs the services as child processes: start, wait until ready, relay logs, restart what
+crashes, stop cleanly."""
 
 from __future__ import annotations
 
@@ -12,14 +13,22 @@ import sys
 import threading
 import time
 from collections import deque
-from collections.abc import Mapping, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
+from enum import StrEnum
+from pathlib import Path
 from typing import TextIO
 
 import httpx
 
+from minishop.cli.restarts import CrashHistory, RestartPolicy
+from minishop.cli.supervisor_state import ChildStatus, remove_state, write_state
+
 COLOURS = ("36", "35", "33", "32", "34", "31")
 SUPERVISOR_PID_VARIABLE = "MINISHOP_SUPERVISOR_PID"
+RESTART_COUNT_VARIABLE = "MINISHOP_RESTART_COUNT"  # how often this child was restarted
+STOP_TIMEOUT_SECONDS = 8.0
+"""SIGKILL safety net: a service stops in about 5 s at worst (3 s graceful, bounded flush)."""
 
 
 class StartupError(Exception):
@@ -60,12 +69,37 @@ def _die_with_parent() -> None:  # pragma: no cover - runs in the forked child
     ctypes.CDLL(None, use_errno=True).prctl(pr_set_pdeathsig, signal.SIGTERM)
 
 
+class ChildState(StrEnum):
+    RUNNING = "running"
+    RESTARTING = "restarting"  # crashed; waiting out its backoff
+    GAVE_UP = "gave up"  # crash loop: left down, the others keep serving
+
+
 @dataclass
 class _Child:
     spec: ProcessSpec
-    process: subprocess.Popen[bytes]
+    history: CrashHistory
+    process: subprocess.Popen[bytes] | None = None
+    started_at: float = 0.0
+    restarts: int = 0
+    state: ChildState = ChildState.RUNNING
+    restart_at: float = 0.0
+    detail: str = ""
     recent: deque[str] = field(default_factory=lambda: deque(maxlen=20))
     pump: threading.Thread | None = None
+
+    def last_line(self) -> str:
+        return next((line for line in reversed(self.recent) if line.strip()), "no output")
+
+
+def describe_exit(code: int) -> str:
+    """``exit code 1`` or ``killed by SIGKILL`` (Popen reports a signal as a negative code)."""
+    if code < 0:
+        try:
+            return f"killed by {signal.Signals(-code).name}"
+        except ValueError:
+            return f"killed by signal {-code}"
+    return f"exit code {code}"
 
 
 def port_is_free(host: str, port: int) -> bool:
@@ -97,12 +131,30 @@ def stop_when_orphaned(supervisor_pid: int, interval: float = 0.5) -> None:
 
 
 class Supervisor:
+    """Starts the children, restarts the ones that crash, stops them all in order.
+
+    A crashed child is restarted with backoff while the others keep serving (one crash
+    is not an outage); a child in a crash loop is left down with a message saying what
+    to do, and the others still keep serving: most of the shop stays usable (browsing
+    needs neither orders nor payments), and the person reading the logs decides.
+    """
+
     def __init__(
-        self, specs: Sequence[ProcessSpec], output: TextIO = sys.stdout, colour: bool = False
+        self,
+        specs: Sequence[ProcessSpec],
+        output: TextIO = sys.stdout,
+        colour: bool = False,
+        *,
+        policy: RestartPolicy | None = None,
+        state_path: Path | None = None,
+        clock: Callable[[], float] = time.monotonic,
     ) -> None:
         self._specs = list(specs)
         self._output = output
         self._colour = colour
+        self._policy = policy or RestartPolicy()
+        self._state_path = state_path
+        self._clock = clock
         self._children: list[_Child] = []
         self._write_lock = threading.Lock()
         width = max(len(spec.name) for spec in specs)
@@ -110,6 +162,7 @@ class Supervisor:
             spec.name: self._paint(f"{spec.name:<{width}} | ", COLOURS[i % len(COLOURS)])
             for i, spec in enumerate(specs)
         }
+        self._own_prefix = self._paint(f"{'minishop':<{width}} | ", "1")
 
     def _paint(self, text: str, colour: str) -> str:
         return f"\x1b[{colour}m{text}\x1b[0m" if self._colour else text
@@ -125,37 +178,56 @@ class Supervisor:
 
     def start(self) -> None:
         for spec in self._specs:
-            foreign = spec.command is not None and sys.platform == "linux"
-            process = subprocess.Popen(
-                spec.argv(),
-                env={
-                    **os.environ,
-                    **spec.env,
-                    "PYTHONUNBUFFERED": "1",
-                    SUPERVISOR_PID_VARIABLE: str(os.getpid()),
-                },
-                stdout=subprocess.PIPE,
-                stderr=subprocess.STDOUT,
-                stdin=subprocess.DEVNULL,
-                start_new_session=True,  # our signal handling decides the stop order
-                preexec_fn=_die_with_parent if foreign else None,
-            )
-            child = _Child(spec, process)
-            child.pump = threading.Thread(
-                target=self._relay, args=(child,), name=f"logs-{spec.name}", daemon=True
-            )
-            child.pump.start()
+            child = _Child(spec, CrashHistory(self._policy))
+            self._spawn(child)
             self._children.append(child)
+        self._save_state()
 
-    def _relay(self, child: _Child) -> None:
-        assert child.process.stdout is not None
+    def _spawn(self, child: _Child) -> None:
+        spec = child.spec
+        foreign = spec.command is not None and sys.platform == "linux"
+        child.process = subprocess.Popen(
+            spec.argv(),
+            env={
+                **os.environ,
+                **spec.env,
+                "PYTHONUNBUFFERED": "1",
+                SUPERVISOR_PID_VARIABLE: str(os.getpid()),
+                RESTART_COUNT_VARIABLE: str(child.restarts),
+            },
+            stdout=subprocess.PIPE,
+            stderr=subprocess.STDOUT,
+            stdin=subprocess.DEVNULL,
+            start_new_session=True,  # our signal handling decides the stop order
+            preexec_fn=_die_with_parent if foreign else None,
+        )
+        child.started_at = self._clock()
+        child.state = ChildState.RUNNING
+        child.detail = ""
+        child.pump = threading.Thread(
+            target=self._relay,
+            args=(child, child.process),
+            name=f"logs-{spec.name}",
+            daemon=True,
+        )
+        child.pump.start()
+
+    def _relay(self, child: _Child, process: subprocess.Popen[bytes]) -> None:
+        assert process.stdout is not None
         prefix = self._prefix[child.spec.name]
-        for raw in child.process.stdout:
+        for raw in process.stdout:
             line = raw.decode("utf-8", "replace").rstrip("\n")
             child.recent.append(line)
-            with self._write_lock:
-                self._output.write(prefix + line + "\n")
-                self._output.flush()
+            self._write(prefix + line)
+
+    def _write(self, line: str) -> None:
+        with self._write_lock:
+            self._output.write(line + "\n")
+            self._output.flush()
+
+    def say(self, message: str) -> None:
+        """A line of the supervisor's own among the children's log lines."""
+        self._write(self._own_prefix + message)
 
     def wait_ready(self, timeout: float) -> float:
         """Block until every service answers ``/health/ready``; returns the seconds it took."""
@@ -164,6 +236,7 @@ class Supervisor:
         with httpx.Client(timeout=1.0) as client:
             while pending:
                 for name, child in list(pending.items()):
+                    assert child.process is not None
                     code = child.process.poll()
                     if code is not None:
                         raise StartupError(self._exit_reason(child, code))
@@ -180,28 +253,92 @@ class Supervisor:
 
     @staticmethod
     def _exit_reason(child: _Child, code: int) -> str:
-        time.sleep(0.2)  # let the relay thread catch the last lines
-        last = next((line for line in reversed(child.recent) if line.strip()), "no output")
-        return f"{child.spec.name} exited with code {code} during start: {last[:300]}"
+        if child.pump is not None:
+            child.pump.join(timeout=0.5)  # let the relay thread catch the last lines
+        return f"{child.spec.name} exited with code {code} during start: {child.last_line()[:300]}"
 
-    def first_exited(self) -> tuple[str, int] | None:
+    def supervise(self) -> None:
+        """One round of watching, called often once the shop is up: restart what crashed."""
+        now = self._clock()
+        changed = False
         for child in self._children:
-            code = child.process.poll()
-            if code is not None:
-                return child.spec.name, code
-        return None
+            if child.state is ChildState.RUNNING:
+                assert child.process is not None
+                code = child.process.poll()
+                if code is not None:
+                    self._on_exit(child, code, now)
+                    changed = True
+            if child.state is ChildState.RESTARTING and now >= child.restart_at:
+                child.restarts += 1
+                self._spawn(child)
+                changed = True
+        if changed:
+            self._save_state()
 
-    def stop(self, timeout: float = 15.0) -> None:
+    def _on_exit(self, child: _Child, code: int, now: float) -> None:
+        name, how = child.spec.name, describe_exit(code)
+        decision = child.history.on_exit(now, child.started_at)
+        if decision.give_up:
+            if child.pump is not None:
+                child.pump.join(timeout=0.5)  # its last words explain the crash
+            child.state = ChildState.GAVE_UP
+            child.detail = (
+                f"crashed {decision.recent_crashes} times within "
+                f"{self._policy.window:.0f} s, last {how}: {child.last_line()[:200]}"
+            )
+            self.say(
+                f"{name} {child.detail}. Not restarting it again; the other services keep "
+                f"running. Read {name}'s lines above, fix the cause, then restart MiniShop "
+                "(Ctrl-C, then minishop up)."
+            )
+            return
+        child.state = ChildState.RESTARTING
+        child.restart_at = now + decision.delay
+        child.detail = how
+        when = f"in {decision.delay:.1f} s" if decision.delay > 0 else "now"
+        self.say(
+            f"{name} stopped unexpectedly ({how}); restarting it {when} "
+            f"(restart {child.restarts + 1}, attempt {decision.streak} in a row)"
+        )
+
+    def statuses(self) -> dict[str, ChildStatus]:
+        return {
+            child.spec.name: ChildStatus(
+                state=child.state.value,
+                pid=child.process.pid
+                if child.process and child.state is ChildState.RUNNING
+                else None,
+                restarts=child.restarts,
+                detail=child.detail,
+            )
+            for child in self._children
+        }
+
+    def _save_state(self) -> None:
+        if self._state_path is None:
+            return
+        try:
+            write_state(self._state_path, self.statuses())
+        except OSError as exc:  # status loses a detail; the shop keeps running
+            self.say(f"cannot write {self._state_path}: {exc.strerror}")
+
+    def stop(self, timeout: float = STOP_TIMEOUT_SECONDS) -> None:
         """SIGTERM the gateway first (no new traffic), then the rest; SIGKILL what lingers."""
-        for child in reversed(self._children):
-            if child.process.poll() is None:
-                with contextlib.suppress(ProcessLookupError):
-                    child.process.send_signal(signal.SIGTERM)
-                if child.spec.name == "gateway":
-                    with contextlib.suppress(subprocess.TimeoutExpired):
-                        child.process.wait(timeout=timeout / 2)
+        running = [
+            child
+            for child in self._children
+            if child.process is not None and child.process.poll() is None
+        ]
+        for child in reversed(running):
+            assert child.process is not None
+            with contextlib.suppress(ProcessLookupError):
+                child.process.send_signal(signal.SIGTERM)
+            if child.spec.name == "gateway":
+                with contextlib.suppress(subprocess.TimeoutExpired):
+                    child.process.wait(timeout=timeout / 2)
         deadline = time.monotonic() + timeout
-        for child in self._children:
+        for child in running:
+            assert child.process is not None
             remaining = max(0.1, deadline - time.monotonic())
             try:
                 child.process.wait(timeout=remaining)
@@ -211,3 +348,5 @@ class Supervisor:
         for child in self._children:
             if child.pump is not None:
                 child.pump.join(timeout=2)
+        if self._state_path is not None:
+            remove_state(self._state_path)

@@ -29,13 +29,32 @@ async def _run_check(check: HealthCheck) -> dict[str, object]:
     return outcome
 
 
-def build_health_router(service: str, checks: Mapping[str, HealthCheck]) -> APIRouter:
-    """Liveness never looks at dependencies; readiness runs every check concurrently."""
+def build_health_router(
+    service: str,
+    checks: Mapping[str, HealthCheck],
+    *,
+    version: str = "unknown",
+    restarts: int = 0,
+) -> APIRouter:
+    """Liveness never looks at dependencies; readiness runs every check concurrently.
+
+    Liveness also says how long this process has run and how often its supervisor
+    restarted the service, so ``minishop status`` can show a service that keeps crashing.
+    """
     router = APIRouter(prefix="/health", tags=["health"])
+    started = time.monotonic()
 
     @router.get("/live")
     async def live() -> JSONResponse:
-        return JSONResponse({"status": "pass", "service": service})
+        return JSONResponse(
+            {
+                "status": "pass",
+                "service": service,
+                "version": version,
+                "uptime_seconds": round(time.monotonic() - started, 3),
+                "restarts": restarts,
+            }
+        )
 
     @router.get("/ready")
     async def ready() -> JSONResponse:

@@ -7,7 +7,8 @@ scrape returns is exactly what this service declared.
 
 from __future__ import annotations
 
-from collections.abc import Callable, Iterable, Sequence
+import os
+from collections.abc import Callable, Iterable, Mapping, Sequence
 
 from prometheus_client import (
     CollectorRegistry,
@@ -31,6 +32,18 @@ disable_created_metrics()
 LATENCY_BUCKETS = (
     0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.075, 0.1, 0.25, 0.5, 0.75, 1.0, 2.5, 5.0, 10.0,
 )  # fmt: skip
+
+
+RESTART_COUNT_VARIABLE = "MINISHOP_RESTART_COUNT"
+"""Set by ``minishop up`` on a child it restarted: how many times it did (cli/supervisor.py)."""
+
+
+def restart_count(environ: Mapping[str, str] = os.environ) -> int:
+    """This process's restart count as its supervisor gave it; 0 when unset or unreadable."""
+    try:
+        return max(0, int(environ.get(RESTART_COUNT_VARIABLE, "0")))
+    except ValueError:
+        return 0
 
 
 class _CallbackGauges(Collector):
@@ -59,8 +72,9 @@ class _CallbackGauges(Collector):
 class ServiceMetrics:
     """The metrics every service exposes, bound to its ``service`` label."""
 
-    def __init__(self, service: str) -> None:
+    def __init__(self, service: str, restarts: int | None = None) -> None:
         self.service = service
+        self.restarts = restart_count() if restarts is None else restarts
         self.registry = CollectorRegistry(auto_describe=True)
         ProcessCollector(registry=self.registry)
         PlatformCollector(registry=self.registry)
@@ -109,6 +123,14 @@ class ServiceMetrics:
             ["service", "reason"],
             registry=self.registry,
         )
+        # Each restarted process starts at its supervisor's count, not at 0, so the series
+        # only ever grows across restarts and increase() over it counts the restarts.
+        Counter(
+            "service_restarts",
+            "Times the supervisor restarted this service after a crash (from its start).",
+            ["service"],
+            registry=self.registry,
+        ).labels(service).inc(self.restarts)
         self._callbacks = _CallbackGauges(service)
         self.registry.register(self._callbacks)
 

@@ -15,7 +15,8 @@ class PaymentsSettings(ServiceSettings):
     latency_min_ms: float = Field(default=20, ge=0, le=60_000)
     latency_max_ms: float = Field(default=80, ge=0, le=60_000)
     seed: int | None = None
-    reconcile_interval_seconds: float = Field(default=15.0, gt=0)
+    # With the 6 s charge lease, a charge cut short by a crash is resolved within 11 s.
+    reconcile_interval_seconds: float = Field(default=5.0, gt=0)
 
     @model_validator(mode="after")
     def _latency_range(self) -> "PaymentsSettings":

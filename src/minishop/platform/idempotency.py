@@ -3,12 +3,20 @@
 The first request with a key claims it by inserting a row (a unique primary key
 makes that race-free on both databases); requests that arrive while it runs wait
 for its outcome and replay it. A different body under the same key is refused.
-A claim left behind by a crash goes stale and may be taken over.
+
+A claim is a lease: while its operation runs, the claiming process renews it every
+``CLAIM_RENEW_SECONDS``. A claim nobody renewed for ``CLAIM_LEASE_SECONDS`` was left
+by a process that died (a crash, a SIGKILL) and is taken over by the next request
+with that key, so a retry after a crash goes through within seconds instead of
+being refused as "in progress" for minutes. An operation may therefore run again
+after a crash; what it must never do twice is enforced by the operation itself (one
+active payment per order is a unique index, for example), not by this table.
 """
 
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import hashlib
 import time
 from collections.abc import Awaitable, Callable
@@ -34,6 +42,10 @@ from sqlalchemy.ext.asyncio import AsyncEngine
 from minishop.platform.problems import Problem
 
 MAX_KEY_LENGTH = 255
+CLAIM_LEASE_SECONDS = 6.0
+"""A claim not renewed for this long belongs to a dead process and may be taken over."""
+CLAIM_RENEW_SECONDS = 2.0
+"""How often a running operation renews its claim: three renewals fit in one lease."""
 
 
 def idempotency_table(metadata: MetaData) -> Table:
@@ -77,13 +89,15 @@ class IdempotencyStore:
         *,
         wait_seconds: float = 10.0,
         poll_seconds: float = 0.02,
-        stale_after: timedelta = timedelta(minutes=2),
+        stale_after: timedelta = timedelta(seconds=CLAIM_LEASE_SECONDS),
+        renew_seconds: float = CLAIM_RENEW_SECONDS,
     ) -> None:
         self._engine = engine
         self._table = table
         self._wait_seconds = wait_seconds
         self._poll_seconds = poll_seconds
         self._stale_after = stale_after
+        self._renew_seconds = renew_seconds
 
     async def run(
         self,
@@ -101,31 +115,55 @@ class IdempotencyStore:
         kept and replayed.
         """
         scoped_key = f"{scope}:{validate_key(key)}"
-        replay = await self._claim(scoped_key, request_fingerprint)
-        if replay is not None:
-            return replay, True
+        claimed = await self._claim(scoped_key, request_fingerprint)
+        if isinstance(claimed, StoredResponse):
+            return claimed, True
+        renewer = asyncio.get_running_loop().create_task(self._keep_renewed(scoped_key, claimed))
         try:
             response = await operation()
         except BaseException:
+            renewer.cancel()  # a renewal under way finds the claim gone or completed
             await self._release(scoped_key)
             raise
+        renewer.cancel()
         await self._complete(scoped_key, response)
         return response, False
 
-    async def _claim(self, key: str, request_fingerprint: str) -> StoredResponse | None:
+    async def _keep_renewed(self, key: str, claimed_at: datetime) -> None:
+        """Renew the claim while its operation runs; stop once another process took it."""
+        table = self._table
+        while True:
+            await asyncio.sleep(self._renew_seconds)
+            renewed_at = datetime.now(UTC)
+            with contextlib.suppress(Exception):  # a missed renewal is retried next round
+                async with self._engine.begin() as connection:
+                    result = await connection.execute(
+                        update(table)
+                        .where(
+                            table.c.key == key,
+                            table.c.created_at == claimed_at,
+                            table.c.status_code.is_(None),
+                        )
+                        .values(created_at=renewed_at)
+                    )
+                if result.rowcount == 0:
+                    return  # taken over after we went quiet too long: it is not ours now
+                claimed_at = renewed_at
+
+    async def _claim(self, key: str, request_fingerprint: str) -> StoredResponse | datetime:
+        """The stored response to replay, or the time we claimed the key at (our lease)."""
         deadline = time.monotonic() + self._wait_seconds
         table = self._table
         while True:
+            claimed_at = datetime.now(UTC)
             try:
                 async with self._engine.begin() as connection:
                     await connection.execute(
                         insert(table).values(
-                            key=key,
-                            fingerprint=request_fingerprint,
-                            created_at=datetime.now(UTC),
+                            key=key, fingerprint=request_fingerprint, created_at=claimed_at
                         )
                     )
-                return None
+                return claimed_at
             except IntegrityError:
                 pass
             async with self._engine.connect() as connection:

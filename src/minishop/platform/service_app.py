@@ -121,7 +121,11 @@ def create_service_app(parts: ServiceParts) -> FastAPI:
     app.add_api_route(
         "/metrics", metrics_endpoint(telemetry.metrics), methods=["GET"], include_in_schema=False
     )
-    app.include_router(build_health_router(parts.name, checks))
+    app.include_router(
+        build_health_router(
+            parts.name, checks, version=__version__, restarts=telemetry.metrics.restarts
+        )
+    )
     for router in parts.routers:
         app.include_router(router)
     return app

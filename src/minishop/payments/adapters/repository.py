@@ -64,6 +64,18 @@ class SqlPaymentRepository:
             ) from exc
         return _to_payment(row)
 
+    async def renew(self, payment_id: str) -> bool:
+        async with self._engine.begin() as connection:
+            result = await connection.execute(
+                update(payments)
+                .where(
+                    payments.c.id == payment_id,
+                    payments.c.status == PaymentStatus.PROCESSING.value,
+                )
+                .values(updated_at=datetime.now(UTC))
+            )
+        return result.rowcount > 0
+
     async def finish(self, payment_id: str, outcome: ChargeOutcome) -> Payment:
         status = PaymentStatus.SUCCEEDED if outcome.succeeded else PaymentStatus.FAILED
         async with self._engine.begin() as connection:
@@ -128,7 +140,7 @@ class SqlPaymentRepository:
             rows = await connection.execute(
                 select(payments).where(
                     payments.c.status == PaymentStatus.PROCESSING.value,
-                    payments.c.created_at < cutoff,
+                    payments.c.updated_at < cutoff,  # renewed while its charge runs
                 )
             )
             return [_to_payment(row) for row in rows]

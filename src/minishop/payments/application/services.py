@@ -1,7 +1,24 @@
-"""Payments use cases: pay an order once, and make sure orders hears of every outcome."""
+"""Payments use cases: pay an order once, and make sure orders hears of every outcome.
+
+A charge in progress is a ``processing`` payment, and at most one may exist per order
+(a unique index), so a second charge of the same order is refused while one runs.
+That row is a lease: the process charging renews it every ``CHARGE_RENEW_SECONDS``.
+When the process dies mid-charge (a crash, a SIGKILL) nobody renews it, and after
+``CHARGE_LEASE`` the reconciler marks it ``failed`` with reason ``interrupted``, which
+frees the order for a new attempt within seconds of the restart.
+
+Why failing it is safe: the provider is called from inside the charging process, so a
+charge whose process died was never completed by the provider (the simulated one lives
+and dies with the process). A real provider would be asked for the outcome of the
+payment id instead, the id being sent with each charge as the provider's idempotency
+key. Never two successful charges for one order: the unique index allows one active
+payment per order, and a payment leaves ``processing`` once only (conditional update).
+"""
 
 from __future__ import annotations
 
+import asyncio
+import contextlib
 from datetime import timedelta
 
 from opentelemetry import trace
@@ -13,10 +30,15 @@ from minishop.payments.domain.model import (
     OrderNotFound,
     Payment,
     PaymentNotFound,
+    PaymentStatus,
     card_last4,
 )
 
-STALE_CHARGE_AGE = timedelta(minutes=2)
+CHARGE_LEASE = timedelta(seconds=6)
+"""A charge in progress not renewed for this long was cut short by its process's death."""
+CHARGE_RENEW_SECONDS = 2.0
+"""How often the charging process renews its charge: three renewals fit in one lease."""
+INTERRUPTED = "interrupted"
 
 
 class PaymentService:
@@ -31,6 +53,7 @@ class PaymentService:
         self._provider = provider
         self._orders = orders
         self._tracer = tracer
+        self._charging: set[str] = set()  # payment ids this process is charging right now
 
     async def pay(self, order_id: int, card_number: str | None = None) -> Payment:
         """Charge the order's total; the outcome, success or failure, is a result, not an error."""
@@ -44,13 +67,40 @@ class PaymentService:
             payment = await self._repository.start(order.id, order.total_cents, last4)
             span.set_attribute("payment.id", payment.id)
             span.set_attribute("payment.amount", payment.amount_cents / 100)
-            outcome = await self._provider.charge(payment.amount_cents, order.id)
-            payment = await self._repository.finish(payment.id, outcome)
+            payment = await self._record(payment, await self._charge(payment))
             span.set_attribute("payment.result", payment.status.value)
-            if not outcome.succeeded:
-                span.set_attribute("payment.failure_reason", outcome.reason or "unknown")
-                span.set_status(Status(StatusCode.ERROR, outcome.reason))
+            if payment.status is not PaymentStatus.SUCCEEDED:
+                span.set_attribute("payment.failure_reason", payment.reason or "unknown")
+                span.set_status(Status(StatusCode.ERROR, payment.reason))
             return await self._sync(payment)
+
+    async def _charge(self, payment: Payment) -> ChargeOutcome | None:
+        """Ask the provider, renewing the charge's lease meanwhile.
+
+        None when the lease was lost (another process declared the charge interrupted):
+        the provider call is then cancelled, so it cannot succeed behind that decision.
+        """
+        self._charging.add(payment.id)
+        charge = asyncio.ensure_future(
+            self._provider.charge(payment.amount_cents, payment.order_id)
+        )
+        try:
+            while True:
+                done, _ = await asyncio.wait({charge}, timeout=CHARGE_RENEW_SECONDS)
+                if done:
+                    return charge.result()
+                if not await self._repository.renew(payment.id):
+                    return None
+        finally:
+            charge.cancel()  # nothing when it finished; stops it when we return early or fail
+            self._charging.discard(payment.id)
+
+    async def _record(self, payment: Payment, outcome: ChargeOutcome | None) -> Payment:
+        """Store the outcome; if the charge was resolved without us meanwhile, read that."""
+        if outcome is not None:
+            with contextlib.suppress(PaymentNotFound):
+                return await self._repository.finish(payment.id, outcome)
+        return await self.get(payment.id)
 
     async def _sync(self, payment: Payment) -> Payment:
         """Tell orders; if it cannot hear now, the reconciler tells it later."""
@@ -77,8 +127,13 @@ class PaymentService:
 
     async def reconcile(self) -> int:
         """Fail charges a crash interrupted, then report every unsynced outcome to orders."""
-        for payment in await self._repository.stale_processing(STALE_CHARGE_AGE):
-            await self._repository.finish(payment.id, ChargeOutcome(False, "interrupted"))
+        for payment in await self._repository.stale_processing(CHARGE_LEASE):
+            if payment.id in self._charging:
+                continue  # ours and alive: only a stalled event loop kept it from renewing
+            try:
+                await self._repository.finish(payment.id, ChargeOutcome(False, INTERRUPTED))
+            except PaymentNotFound:
+                continue  # its charge finished after all, between our read and our write
         synced = 0
         for payment in await self._repository.unsynced():
             await self._orders.record_result(

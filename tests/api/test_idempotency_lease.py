@@ -1,0 +1,87 @@
+"""An Idempotency-Key claim is a lease: kept while its operation runs, free soon after a crash."""
+
+from __future__ import annotations
+
+import asyncio
+from collections.abc import AsyncIterator
+from datetime import UTC, datetime, timedelta
+from pathlib import Path
+
+import pytest
+from sqlalchemy import MetaData, insert
+from sqlalchemy.ext.asyncio import AsyncEngine
+
+from minishop.platform.database import create_engine, ensure_schema
+from minishop.platform.idempotency import (
+    CLAIM_LEASE_SECONDS,
+    IdempotencyStore,
+    StoredResponse,
+    idempotency_table,
+)
+from tests.support.postgres import ASYNC_URL, PostgresSchemas
+
+LEASE = timedelta(seconds=0.4)
+RENEW = 0.1
+
+
+@pytest.fixture(params=["sqlite", pytest.param("postgresql", marks=pytest.mark.postgres)])
+async def store_parts(
+    request: pytest.FixtureRequest, tmp_path: Path, postgres: PostgresSchemas
+) -> AsyncIterator[tuple[AsyncEngine, MetaData]]:
+    if request.param == "sqlite":
+        engine, metadata = create_engine(f"sqlite+aiosqlite:///{tmp_path / 'keys.db'}"), MetaData()
+    else:
+        schema = postgres.settings_for("keys")["database_schema"]
+        engine, metadata = create_engine(ASYNC_URL, schema=schema), MetaData(schema=schema)
+        await ensure_schema(engine, schema)
+    idempotency_table(metadata)
+    async with engine.begin() as connection:
+        await connection.run_sync(metadata.create_all)
+    yield engine, metadata
+    await engine.dispose()
+
+
+async def test_a_long_operation_keeps_its_claim_past_the_lease(
+    store_parts: tuple[AsyncEngine, MetaData],
+) -> None:
+    engine, metadata = store_parts
+    table = next(iter(metadata.tables.values()))
+    store = IdempotencyStore(engine, table, wait_seconds=5, stale_after=LEASE, renew_seconds=RENEW)
+    calls = 0
+
+    async def slow() -> StoredResponse:
+        nonlocal calls
+        calls += 1
+        await asyncio.sleep(4 * LEASE.total_seconds())  # four leases long: renewed meanwhile
+        return StoredResponse(200, b'{"charged": true}')
+
+    first = asyncio.create_task(store.run("/pay", "k", "f", slow))
+    await asyncio.sleep(0.05)
+    second, replayed = await store.run("/pay", "k", "f", slow)
+    assert (second.body, replayed, calls) == (b'{"charged": true}', True, 1)
+    assert (await first) == (StoredResponse(200, b'{"charged": true}'), False)
+
+
+async def test_a_claim_of_a_dead_process_is_taken_over_after_one_lease(
+    store_parts: tuple[AsyncEngine, MetaData],
+) -> None:
+    engine, metadata = store_parts
+    table = next(iter(metadata.tables.values()))
+    async with engine.begin() as connection:  # claimed just now by a process that then died
+        await connection.execute(
+            insert(table).values(key="/pay:k", fingerprint="f", created_at=datetime.now(UTC))
+        )
+    store = IdempotencyStore(engine, table, wait_seconds=5, stale_after=LEASE, renew_seconds=RENEW)
+
+    async def charge() -> StoredResponse:
+        return StoredResponse(200, b"{}")
+
+    started = asyncio.get_running_loop().time()
+    response, replayed = await store.run("/pay", "k", "f", charge)
+    waited = asyncio.get_running_loop().time() - started
+    assert (response.status_code, replayed) == (200, False)
+    assert waited >= LEASE.total_seconds() * 0.9  # not before the lease ran out
+
+
+def test_the_default_lease_lets_a_retry_through_well_within_fifteen_seconds() -> None:
+    assert CLAIM_LEASE_SECONDS <= 6
