@@ -21,7 +21,7 @@ from dataclasses import dataclass
 from typing import Any
 from urllib.parse import unquote
 
-from fastapi import FastAPI
+from fastapi import APIRouter
 from fastapi.routing import APIRoute
 from pydantic import SecretStr
 from starlette.requests import Request
@@ -51,9 +51,10 @@ class Zone:
         for name, value in headers:
             if name != self.header:
                 continue
+            value = value.strip()
             if not self.bearer:
-                return value
-            scheme, _, credential = value.strip().partition(b" ")
+                return value or None
+            scheme, _, credential = value.partition(b" ")
             if scheme.lower() == b"bearer" and credential.strip():
                 return credential.strip()
             return None
@@ -150,6 +151,7 @@ class AccessGuard:
                 f"{zone.variable} on every service.",
                 request=request,
                 type_="forbidden",
+                title="Forbidden",
                 instance=instance,
             )
         if presented is None:
@@ -160,6 +162,7 @@ class AccessGuard:
                 f"(the value of {zone.variable}).",
                 request=request,
                 type_="unauthorized",
+                title="Unauthorized",
                 instance=instance,
                 headers={"WWW-Authenticate": 'Bearer realm="minishop"'} if zone.bearer else None,
             )
@@ -169,6 +172,7 @@ class AccessGuard:
                 f"The credential sent for the /{zone.segment} routes is not valid.",
                 request=request,
                 type_="forbidden",
+                title="Forbidden",
                 instance=instance,
             )
         return None
@@ -213,17 +217,22 @@ def access_responses(zone: Zone) -> Mapping[int, dict[str, Any]]:
     }
 
 
-def document_guarded_routes(app: FastAPI) -> list[Zone]:
-    """Add the 401/403 answers to the OpenAPI of every guarded route; return the zones in use."""
+def document_guarded_routes(routers: Sequence[APIRouter]) -> list[Zone]:
+    """Add the 401/403 answers to the OpenAPI of every guarded route; return the zones in use.
+
+    Called on the routers before the application includes them, so the answers are part
+    of each route from the start.
+    """
     used: list[Zone] = []
-    for route in app.routes:
-        if not isinstance(route, APIRoute):
-            continue
-        first = route.path.lstrip("/").split("/", 1)[0].lower()
-        for zone in ZONES:
-            if first == zone.segment:
-                for status, response in access_responses(zone).items():
-                    route.responses.setdefault(status, response)
-                if zone not in used:
-                    used.append(zone)
+    for router in routers:
+        for route in router.routes:
+            if not isinstance(route, APIRoute):
+                continue
+            first = route.path.lstrip("/").split("/", 1)[0].lower()
+            for zone in ZONES:
+                if first == zone.segment:
+                    for status, response in access_responses(zone).items():
+                        route.responses.setdefault(status, response)
+                    if zone not in used:
+                        used.append(zone)
     return used

@@ -126,13 +126,13 @@ def create_service_app(parts: ServiceParts) -> FastAPI:
     app.state.telemetry = telemetry
     app.state.engine = engine
     install_problem_handlers(app)
+    guarded = document_guarded_routes(parts.routers)
     app.add_api_route(
         "/metrics", metrics_endpoint(telemetry.metrics), methods=["GET"], include_in_schema=False
     )
     app.include_router(build_health_router(parts.name, checks))
     for router in parts.routers:
         app.include_router(router)
-    guarded = document_guarded_routes(app)
     tokens = {"internal": parts.internal_token, "admin": parts.admin_token}
     closed_zones = [zone for zone in guarded if tokens[zone.segment] is None]
     # Innermost first: the guard answers before a body is read, inside the middleware
