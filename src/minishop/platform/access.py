@@ -33,7 +33,7 @@ from minishop.platform.settings import ADMIN_TOKEN_VARIABLE, INTERNAL_TOKEN_VARI
 INTERNAL_TOKEN_HEADER = "X-Internal-Token"
 INTERNAL_PREFIX = "internal"
 ADMIN_PREFIX = "admin"
-# A percent-decoding loop stops here: deeper nesting is refused as a guarded path.
+# Percent-decoding stops after this many rounds; a path still encoded then is guarded.
 _MAX_DECODE_ROUNDS = 4
 
 
@@ -82,8 +82,8 @@ def _resolve(path: str) -> str:
     return "/" + "/".join(stack)
 
 
-def _readings(scope: Scope) -> Iterator[str]:
-    """Every path this request could be taken to mean, lower-cased."""
+def _readings(scope: Scope) -> Iterator[str | None]:
+    """Every path this request could be taken to mean; None when it cannot be told."""
     decoded: str = scope["path"]
     yield decoded
     yield _resolve(decoded)
@@ -97,13 +97,15 @@ def _readings(scope: Scope) -> Iterator[str]:
         if decoded_once == text:
             return
         text = decoded_once
-    yield "/" + INTERNAL_PREFIX  # still encoded after that many rounds: treat it as guarded
+    yield None  # still encoded after that many rounds: it could mean anything
 
 
 def guarded_zones(scope: Scope, zones: Sequence[Zone] = ZONES) -> list[Zone]:
     """The ``zones`` any reading of the request's path falls in (usually none)."""
     found: list[Zone] = []
     for reading in _readings(scope):
+        if reading is None:
+            return list(zones)
         first = reading.lstrip("/").split("/", 1)[0].strip().lower()
         for zone in zones:
             if first == zone.segment and zone not in found:
