@@ -26,6 +26,7 @@ from minishop.cli.supervisor import (
     Supervisor,
     stop_when_orphaned,
 )
+from minishop.cli.tokens import ShopTokens, shop_tokens
 from minishop.platform.settings import ServiceSettings
 
 cli = typer.Typer(
@@ -45,6 +46,8 @@ def _bad_setting(prefix: str, error: ValidationError) -> str:
     """``PREFIX_FIELD: what is wrong``, for the first setting pydantic refused."""
     first = error.errors()[0]
     field = ".".join(str(part) for part in first["loc"]) or "settings"
+    if field.startswith("MINISHOP_"):  # a shared variable (the tokens): no service prefix
+        return f"{field}: {first['msg']}"
     return f"{prefix}{field.upper()}: {first['msg']}"
 
 
@@ -106,6 +109,7 @@ class Plan:
     stack: list[ProcessSpec]  # Slack receiver, Alertmanager, Prometheus: what could start
     missing: list[str]
     backends: StackPlan | None = None
+    tokens: ShopTokens | None = None
 
     @property
     def all(self) -> list[ProcessSpec]:
@@ -120,11 +124,18 @@ def _load_stack_settings() -> StackSettings:
         raise _fail(f"bad setting {_bad_setting('MINISHOP_', exc)}") from None
 
 
-def _plan(data_dir: Path | None, log_level: str | None, *, stack: bool = True) -> Plan:
+def _plan(
+    data_dir: Path | None,
+    log_level: str | None,
+    *,
+    stack: bool = True,
+    tokens: ShopTokens | None = None,
+) -> Plan:
     """The environment each process gets, validated before anything starts.
 
     Command-line flags apply to every service; each service is pointed at the
-    ports its downstream services will really listen on.
+    ports its downstream services will really listen on. ``tokens`` go to every
+    shop service alike (not to the Slack receiver, which guards nothing).
     """
     entries = (*SERVICES, SLACK_RECEIVER) if stack else SERVICES
     flags = {"DATA_DIR": str(data_dir) if data_dir else None, "LOG_LEVEL": log_level}
@@ -134,6 +145,9 @@ def _plan(data_dir: Path | None, log_level: str | None, *, stack: bool = True) -
         }
         for entry in entries
     }
+    if tokens is not None:
+        for entry in SERVICES:
+            envs[entry.name].update(tokens.env())
     resolved = {entry.name: load_settings(entry, envs[entry.name]) for entry in entries}
     for entry in SERVICES:
         for downstream in DOWNSTREAMS.get(entry.name, ()):
@@ -153,7 +167,7 @@ def _plan(data_dir: Path | None, log_level: str | None, *, stack: bool = True) -
     }
     shop = [specs[entry.name] for entry in SERVICES]
     if not stack:
-        return Plan(shop, [], [])
+        return Plan(shop, [], [], tokens=tokens)
     receiver = specs[SLACK_RECEIVER.name]
     backends = plan_stack(
         _load_stack_settings(),
@@ -161,7 +175,7 @@ def _plan(data_dir: Path | None, log_level: str | None, *, stack: bool = True) -
         {name: f"{spec.host}:{spec.port}" for name, spec in specs.items()},
         receiver.url,
     )
-    return Plan(shop, [receiver, *backends.specs], backends.missing, backends)
+    return Plan(shop, [receiver, *backends.specs], backends.missing, backends, tokens)
 
 
 def _self_command() -> str:
@@ -212,13 +226,29 @@ def _banner(plan: Plan, seconds: float) -> str:
         "Place an order:",
         f"  curl -s -X POST {gateway.url}/order -H 'content-type: application/json' "
         '-d \'{"user_id": 1, "items": [{"product_id": 1, "quantity": 2}]}\'',
-        "Make payments fail (fault injection; HighErrorRate fires after about a minute of it):",
-        f"  curl -s -X PUT {payments.url}/internal/provider -H 'content-type: application/json' "
-        '-d \'{"failure_rate": 0.5, "latency_min_ms": 20, "latency_max_ms": 80}\'',
+        *_fault_lines(payments.url, plan.tokens),
         f"Health of every service: {_self_command()} status. Ctrl-C stops everything.",
         "",
     ]
     return "\n".join(lines)
+
+
+def _fault_lines(payments_url: str, tokens: ShopTokens | None) -> list[str]:
+    """The admin token and a ready-to-paste fault injection (never the internal token)."""
+    admin = tokens.admin if tokens is not None else "$MINISHOP_ADMIN_TOKEN"
+    origin = (
+        "generated for this run; set MINISHOP_ADMIN_TOKEN to choose it"
+        if tokens is None or tokens.admin_generated
+        else "from MINISHOP_ADMIN_TOKEN"
+    )
+    return [
+        f"Admin token (the /admin routes, Authorization: Bearer; {origin}):",
+        f"  {admin}",
+        "Make payments fail (fault injection; HighErrorRate fires after about a minute of it):",
+        f"  curl -s -X PUT {payments_url}/admin/provider -H 'Authorization: Bearer {admin}' "
+        "-H 'content-type: application/json' "
+        '-d \'{"failure_rate": 0.5, "latency_min_ms": 20, "latency_max_ms": 80}\'',
+    ]
 
 
 @cli.command()
@@ -236,7 +266,7 @@ def up(
     ] = True,
 ) -> None:
     """Start the five services and their telemetry stack, wait until ready, show the logs."""
-    plan = _plan(data_dir, log_level, stack=stack)
+    plan = _plan(data_dir, log_level, stack=stack, tokens=shop_tokens())
     supervisor = Supervisor(plan.all, colour=sys.stdout.isatty())
     try:
         supervisor.check_ports()
