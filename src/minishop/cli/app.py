@@ -18,6 +18,7 @@ from opentelemetry import trace
 from pydantic import ValidationError
 
 from minishop.cli.catalog import BY_NAME, DOWNSTREAMS, SERVICES, SLACK_RECEIVER, ServiceEntry
+from minishop.cli.provider import provider
 from minishop.cli.stack import StackPlan, StackSettings, plan_stack
 from minishop.cli.supervisor import (
     SUPERVISOR_PID_VARIABLE,
@@ -35,6 +36,8 @@ cli = typer.Typer(
     add_completion=False,
     pretty_exceptions_enable=False,
 )
+
+cli.command()(provider)  # fault injection through payments' /admin route (cli/provider.py)
 
 
 def _fail(message: str) -> typer.Exit:
