@@ -25,6 +25,7 @@ from fastapi import APIRouter
 from fastapi.routing import APIRoute
 from pydantic import SecretStr
 from starlette.requests import Request
+from starlette.responses import JSONResponse
 from starlette.types import ASGIApp, Receive, Scope, Send
 
 from minishop.platform.problems import PROBLEM_MEDIA_TYPE, problem_response
@@ -126,10 +127,7 @@ class AccessGuard:
     ) -> None:
         self.app = app
         self._zones = tuple(zones)
-        self._tokens: dict[Zone, bytes | None] = {
-            INTERNAL: _token_bytes(internal_token),
-            ADMIN: _token_bytes(admin_token),
-        }
+        self._tokens = _tokens_by_zone(internal_token, admin_token)
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
         if scope["type"] == "http":
@@ -140,7 +138,8 @@ class AccessGuard:
                     return
         await self.app(scope, receive, send)
 
-    def _refusal(self, zone: Zone, scope: Scope) -> Any:
+    def _refusal(self, zone: Zone, scope: Scope) -> JSONResponse | None:
+        """The problem answer when the request lacks ``zone``'s credential, else None."""
         expected = self._tokens[zone]
         presented = zone.presented(scope["headers"])
         request = Request(scope)
@@ -185,6 +184,20 @@ def _token_bytes(token: SecretStr | None) -> bytes | None:
         return None
     value = token.get_secret_value()
     return value.encode("latin-1") if value else None
+
+
+def _tokens_by_zone(
+    internal_token: SecretStr | None, admin_token: SecretStr | None
+) -> dict[Zone, bytes | None]:
+    return {INTERNAL: _token_bytes(internal_token), ADMIN: _token_bytes(admin_token)}
+
+
+def closed_zones(
+    zones: Sequence[Zone], internal_token: SecretStr | None, admin_token: SecretStr | None
+) -> list[Zone]:
+    """The ``zones`` that have no token, whose routes refuse every call (worth a warning)."""
+    tokens = _tokens_by_zone(internal_token, admin_token)
+    return [zone for zone in zones if tokens[zone] is None]
 
 
 def _problem_content() -> dict[str, Any]:

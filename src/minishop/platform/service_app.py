@@ -25,7 +25,7 @@ from minishop.observability import (
 )
 from minishop.observability.database import trace_engine
 from minishop.observability.logging import get_logger
-from minishop.platform.access import AccessGuard, document_guarded_routes
+from minishop.platform.access import AccessGuard, closed_zones, document_guarded_routes
 from minishop.platform.body_limit import BodySizeLimitMiddleware
 from minishop.platform.database import (
     create_engine,
@@ -77,6 +77,8 @@ def create_service_app(parts: ServiceParts) -> FastAPI:
     log = get_logger("minishop.lifecycle")
     checks = dict(parts.readiness)
     engine = parts.engine
+    guarded = document_guarded_routes(parts.routers)
+    closed = closed_zones(guarded, parts.internal_token, parts.admin_token)
     if engine is not None:
         checks = {"database": _untraced_ping(engine), **checks}
         trace_engine(engine, telemetry.tracer_provider)
@@ -100,7 +102,7 @@ def create_service_app(parts: ServiceParts) -> FastAPI:
                 await upgrade_to_head(engine, parts.migrations_dir)
         for hook in parts.on_startup:
             await hook()
-        for zone in closed_zones:
+        for zone in closed:
             log.warning(
                 f"{zone.variable} is not set: every call to /{zone.segment}/* is refused",
                 variable=zone.variable,
@@ -126,15 +128,12 @@ def create_service_app(parts: ServiceParts) -> FastAPI:
     app.state.telemetry = telemetry
     app.state.engine = engine
     install_problem_handlers(app)
-    guarded = document_guarded_routes(parts.routers)
     app.add_api_route(
         "/metrics", metrics_endpoint(telemetry.metrics), methods=["GET"], include_in_schema=False
     )
     app.include_router(build_health_router(parts.name, checks))
     for router in parts.routers:
         app.include_router(router)
-    tokens = {"internal": parts.internal_token, "admin": parts.admin_token}
-    closed_zones = [zone for zone in guarded if tokens[zone.segment] is None]
     # Innermost first: the guard answers before a body is read, inside the middleware
     # that counts and logs every request, so refusals show like any other 4xx.
     app.add_middleware(BodySizeLimitMiddleware, max_body_bytes=parts.max_body_bytes)
