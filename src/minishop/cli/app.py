@@ -251,6 +251,7 @@ def _fault_lines(payments_url: str, tokens: ShopTokens | None) -> list[str]:
         f"  curl -s -X PUT {payments_url}/admin/provider -H 'Authorization: Bearer {admin}' "
         "-H 'content-type: application/json' "
         '-d \'{"failure_rate": 0.5, "latency_min_ms": 20, "latency_max_ms": 80}\'',
+        f"  or: MINISHOP_ADMIN_TOKEN={admin} {_self_command()} provider --failure-rate 0.5",
     ]
 
 
