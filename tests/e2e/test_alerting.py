@@ -110,8 +110,9 @@ def _messages(stack: RunningShop) -> list[dict]:
 
 def _set_failure_rate(stack: RunningShop, rate: float) -> None:
     httpx.put(
-        f"{stack.urls['payments']}/internal/provider",
+        f"{stack.urls['payments']}/admin/provider",
         json={"failure_rate": rate, "latency_min_ms": 1, "latency_max_ms": 5},
+        headers=stack.admin_headers(),
         timeout=5,
     ).raise_for_status()
 

@@ -3,11 +3,14 @@
 from __future__ import annotations
 
 import os
+import signal
 import socket
 import subprocess
 import sys
+import time
 from pathlib import Path
 
+import httpx
 import pytest
 
 from tests.support.processes import SERVICES, STACK_PORT_VARIABLES, free_ports
@@ -73,3 +76,49 @@ def test_a_service_that_fails_to_start_is_named(tmp_path: Path) -> None:
     last = result.stderr.strip().splitlines()[-1]
     assert "orders" in last
     assert "Traceback" not in result.stderr
+
+
+def test_serve_alone_without_tokens_keeps_internal_routes_closed_and_says_why(
+    tmp_path: Path,
+) -> None:
+    (port,) = free_ports(1)
+    env = {key: value for key, value in os.environ.items() if not key.startswith("MINISHOP_")} | {
+        "PRODUCTS_PORT": str(port),
+        "PRODUCTS_DATA_DIR": str(tmp_path),
+    }
+    log_path = tmp_path / "products.log"
+    with log_path.open("wb") as log:
+        process = subprocess.Popen(
+            [sys.executable, "-m", "minishop", "serve", "products"],
+            env=env, stdout=log, stderr=subprocess.STDOUT, stdin=subprocess.DEVNULL,
+        )  # fmt: skip
+    try:
+        url = f"http://127.0.0.1:{port}"
+        deadline = time.monotonic() + 30
+        while True:
+            try:
+                if httpx.get(f"{url}/health/live", timeout=1).status_code == 200:
+                    break
+            except httpx.HTTPError:
+                pass
+            assert process.poll() is None, log_path.read_text()
+            assert time.monotonic() < deadline, log_path.read_text()
+            time.sleep(0.1)
+        body = {"reservation_id": "r-1", "items": [{"product_id": 1, "quantity": 1}]}
+        refused = httpx.post(
+            f"{url}/internal/inventory/deductions",
+            json=body,
+            headers={"X-Internal-Token": "anything"},
+            timeout=5,
+        )
+        assert refused.status_code == 403
+        assert "MINISHOP_INTERNAL_TOKEN is not set" in refused.json()["detail"]
+        assert httpx.get(f"{url}/api/v1/products/1", timeout=5).status_code == 200
+    finally:
+        process.send_signal(signal.SIGTERM)
+        process.wait(timeout=20)
+    warnings = [
+        line for line in log_path.read_text().splitlines()
+        if '"level":"warning"' in line and "MINISHOP_INTERNAL_TOKEN is not set" in line
+    ]  # fmt: skip
+    assert len(warnings) == 1, log_path.read_text()

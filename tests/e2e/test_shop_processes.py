@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import http.client
 import os
 import secrets
 import shutil
@@ -15,6 +16,7 @@ from collections.abc import Iterator
 from pathlib import Path
 
 import httpx
+import orjson
 import pytest
 from prometheus_client.parser import text_string_to_metric_families
 
@@ -31,6 +33,7 @@ pytestmark = pytest.mark.e2e
 
 SERVER_KIND = 2  # opentelemetry.proto.trace.v1.Span.SpanKind.SPAN_KIND_SERVER
 OPENMETRICS = "application/openmetrics-text; version=1.0.0"
+INTERNAL_TOKEN = "e2e-internal-token-" + secrets.token_hex(8)
 
 
 @pytest.fixture(scope="module")
@@ -47,6 +50,7 @@ def shop(tmp_path_factory: pytest.TempPathFactory, receiver: OtlpReceiver) -> It
         "OTEL_LOGS_EXPORTER": "otlp",  # as in the Compose stack: a copy of each line over OTLP
         "OTEL_BLRP_SCHEDULE_DELAY": "100",
         "PAYMENTS_FAILURE_RATE": "0",
+        "MINISHOP_INTERNAL_TOKEN": INTERNAL_TOKEN,  # the admin token is left to `up` to generate
     }
     with shop_processes(tmp_path_factory.mktemp("shop"), env) as running:
         yield running
@@ -163,9 +167,12 @@ def _error_total(shop: RunningShop, service: str) -> dict[tuple[str, str], float
 def test_a_forced_payment_failure_is_a_402_an_error_count_and_a_log_line(
     shop: RunningShop, receiver: OtlpReceiver
 ) -> None:
-    provider_url = f"{shop.urls['payments']}/internal/provider"
+    provider_url = f"{shop.urls['payments']}/admin/provider"
+    admin = shop.admin_headers()
     httpx.put(
-        provider_url, json={"failure_rate": 1, "latency_min_ms": 0, "latency_max_ms": 1}
+        provider_url,
+        json={"failure_rate": 1, "latency_min_ms": 0, "latency_max_ms": 1},
+        headers=admin,
     ).raise_for_status()
     try:
         order_id = _order(shop).json()["order_id"]
@@ -179,7 +186,9 @@ def test_a_forced_payment_failure_is_a_402_an_error_count_and_a_log_line(
         )
     finally:
         httpx.put(
-            provider_url, json={"failure_rate": 0, "latency_min_ms": 0, "latency_max_ms": 1}
+            provider_url,
+            json={"failure_rate": 0, "latency_min_ms": 0, "latency_max_ms": 1},
+            headers=admin,
         ).raise_for_status()
     assert declined.status_code == 402, declined.text
     reason = declined.json()["reason"]
@@ -226,6 +235,87 @@ def test_a_forced_payment_failure_is_a_402_an_error_count_and_a_log_line(
     assert failed[0]["order_id"] == order_id
     assert failed[0]["card_last4"] == "0002"
     assert "4000 0000 0000 0002" not in shop.log_path.read_text()
+
+
+def _raw(url: str, method: str, path: str, body: dict | None = None) -> tuple[int, dict]:
+    """Send ``path`` byte for byte (HTTP clients would resolve its dot-segments first)."""
+    host, port = url.removeprefix("http://").split(":")
+    connection = http.client.HTTPConnection(host, int(port), timeout=10)
+    try:
+        payload = orjson.dumps(body) if body is not None else None
+        connection.request(method, path, body=payload, headers={"content-type": "application/json"})
+        answer = connection.getresponse()
+        return answer.status, orjson.loads(answer.read() or b"{}")
+    finally:
+        connection.close()
+
+
+def test_traversals_through_the_real_gateway_reach_nothing(shop: RunningShop) -> None:
+    gateway, payments = shop.urls["gateway"], shop.urls["payments"]
+    order_id = _order(shop).json()["order_id"]
+    admin = shop.admin_headers()
+    before = httpx.get(f"{payments}/admin/provider", headers=admin, timeout=5).json()
+    attempts = [
+        ("PUT", "/api/v1/payments/..%2f..%2f..%2fadmin%2fprovider", {"failure_rate": 1}),
+        ("PUT", "/api/v1/payments/%2e%2e/%2e%2e/%2e%2e/admin/provider", {"failure_rate": 1}),
+        ("PUT", "/api/v1/payments/../../../admin/provider", {"failure_rate": 1}),
+        ("POST", f"/api/v1/orders/..%2f..%2f..%2finternal%2forders%2f{order_id}%2fpayment-result",
+         {"payment_id": "forged", "succeeded": True}),
+        ("POST", "/api/v1/products/..%252f..%252f..%252finternal%252finventory%252fdeductions",
+         {"reservation_id": "forged", "items": [{"product_id": 2, "quantity": 1}]}),
+        ("GET", "/api/v1/orders/1%00", None),
+        ("GET", "/api/v1/orders/%01", None),
+    ]  # fmt: skip
+    for method, path, body in attempts:
+        status, problem = _raw(gateway, method, path, body)
+        assert status == 400, (path, status, problem)
+        assert problem["type"] == "invalid-path", (path, problem)
+    assert httpx.get(f"{payments}/admin/provider", headers=admin, timeout=5).json() == before
+    order = httpx.get(f"{gateway}/api/v1/orders/{order_id}", timeout=5).json()
+    assert order["status"] == "pending"
+
+
+def test_service_ports_refuse_calls_without_the_tokens(shop: RunningShop) -> None:
+    payments, orders = shop.urls["payments"], shop.urls["orders"]
+    assert httpx.get(f"{payments}/admin/provider", timeout=5).status_code == 401
+    wrong = {"Authorization": "Bearer not-it"}
+    assert httpx.get(f"{payments}/admin/provider", headers=wrong, timeout=5).status_code == 403
+    forged = {"payment_id": "forged", "succeeded": True}
+    refused = httpx.post(f"{orders}/internal/orders/1/payment-result", json=forged, timeout=5)
+    assert refused.status_code == 401
+    assert refused.headers["content-type"].startswith("application/problem+json")
+    output = shop.log_path.read_text(errors="replace")
+    assert f"Authorization: Bearer {shop.admin_token}" in output
+    assert "generated for this run" in output
+    assert INTERNAL_TOKEN not in output  # never printed, never logged
+    assert "is not set" not in output  # every service got both tokens
+
+
+def test_the_provider_command_injects_a_fault_with_the_admin_token(shop: RunningShop) -> None:
+    def provider(*options: str, token: str | None) -> subprocess.CompletedProcess[str]:
+        env = {**os.environ, **shop.port_env()}
+        env.pop("MINISHOP_ADMIN_TOKEN", None)
+        if token is not None:
+            env["MINISHOP_ADMIN_TOKEN"] = token
+        return subprocess.run(
+            [sys.executable, "-m", "minishop", "provider", *options],
+            env=env, capture_output=True, text=True, timeout=30,
+        )  # fmt: skip
+
+    missing = provider("--failure-rate", "1", token=None)
+    assert missing.returncode == 2
+    assert "MINISHOP_ADMIN_TOKEN" in missing.stderr
+    wrong = provider("--failure-rate", "1", token="not-it")
+    assert wrong.returncode == 2
+    assert "403" in wrong.stderr
+    try:
+        changed = provider("--failure-rate", "0.25", token=shop.admin_token)
+        assert changed.returncode == 0, changed.stderr
+        assert orjson.loads(changed.stdout)["failure_rate"] == 0.25
+        shown = provider(token=shop.admin_token)
+        assert orjson.loads(shown.stdout)["failure_rate"] == 0.25
+    finally:
+        provider("--failure-rate", "0", token=shop.admin_token)
 
 
 def test_status_reports_every_service_ready(shop: RunningShop) -> None:

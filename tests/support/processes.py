@@ -52,6 +52,18 @@ class RunningShop:
             for name, variable in self.port_variables.items()
         }
 
+    @property
+    def admin_token(self) -> str:
+        """The admin token as ``minishop up`` printed it in its banner."""
+        lines = self.log_path.read_text(errors="replace").splitlines()
+        for index, line in enumerate(lines):
+            if line.startswith("Admin token"):
+                return lines[index + 1].strip()
+        raise AssertionError("the banner shows no admin token")
+
+    def admin_headers(self) -> dict[str, str]:
+        return {"Authorization": f"Bearer {self.admin_token}"}
+
     def log_lines(self) -> list[tuple[str, dict]]:
         """(service, JSON line) for each line the services wrote."""
         lines = []

@@ -25,6 +25,11 @@ from minishop.users.bootstrap import create_app as create_users
 from minishop.users.settings import UsersSettings
 
 BASE = "http://shop.test"
+# The shop's credentials in tests: the same for every service, as `minishop up` does it.
+INTERNAL_TOKEN = "test-internal-token"
+ADMIN_TOKEN = "test-admin-token"
+ADMIN_HEADERS = {"Authorization": f"Bearer {ADMIN_TOKEN}"}
+INTERNAL_HEADERS = {"X-Internal-Token": INTERNAL_TOKEN}
 
 
 def transport(app: FastAPI) -> httpx.ASGITransport:
@@ -67,15 +72,17 @@ async def running_shop(
     exporter = InMemorySpanExporter() if record_spans else None
     spans = span_exporter or exporter
     common = {"data_dir": data_dir, "log_level": "WARNING"}
+    tokens = {"internal_token": INTERNAL_TOKEN, "admin_token": ADMIN_TOKEN}
 
-    def db(service: str) -> dict[str, str]:
-        return dict(databases.get(service, {}))
+    def own(service: str) -> dict[str, str]:
+        """The service's database settings and the shop's tokens."""
+        return {**tokens, **databases.get(service, {})}
 
-    users = create_users(UsersSettings(**common, **db("users")), span_exporter=spans)
-    products = create_products(ProductsSettings(**common, **db("products")), span_exporter=spans)
+    users = create_users(UsersSettings(**common, **own("users")), span_exporter=spans)
+    products = create_products(ProductsSettings(**common, **own("products")), span_exporter=spans)
     orders = create_orders(
         OrdersSettings(
-            **common, **db("orders"), reconcile_interval_seconds=reconcile_interval_seconds
+            **common, **own("orders"), reconcile_interval_seconds=reconcile_interval_seconds
         ),
         span_exporter=spans,
         transports={"users": transport(users), "products": transport(products)},
@@ -83,7 +90,7 @@ async def running_shop(
     payments = create_payments(
         PaymentsSettings(
             **common,
-            **db("payments"),
+            **own("payments"),
             failure_rate=failure_rate,
             latency_min_ms=0,
             latency_max_ms=1,

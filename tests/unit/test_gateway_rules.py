@@ -6,7 +6,13 @@ import pytest
 
 from minishop.gateway.application.admission import Admission, RateLimited, Unauthorized
 from minishop.gateway.domain.rate_limit import RateLimiter
-from minishop.gateway.domain.routing import SHORTCUTS, resource_route
+from minishop.gateway.domain.routing import (
+    SHORTCUTS,
+    MalformedPath,
+    NoPublicRoute,
+    check_forwardable,
+    resource_route,
+)
 
 
 class FakeClock:
@@ -23,6 +29,49 @@ def test_routes_reach_only_the_public_api() -> None:
     assert resource_route("orders").upstream_path == "/api/v1/orders"
     with pytest.raises(ValueError, match="unknown service"):
         resource_route("internal")
+    uuid = "0b5c1f3e-8a1d-4c55-9d1e-3f0a7e2b9c41"
+    assert resource_route("payments", uuid).upstream_path == f"/api/v1/payments/{uuid}"
+
+
+@pytest.mark.parametrize(
+    "rest", ["1/payment-result", "..", ".", "a.b", "1 2", "x" * 129, "%2e", "\\x", "é"]
+)
+def test_only_one_id_segment_follows_a_resource(rest: str) -> None:
+    with pytest.raises(NoPublicRoute, match="one id"):
+        resource_route("orders", rest)
+
+
+@pytest.mark.parametrize(
+    ("raw", "decoded", "why"),
+    [
+        ("/api/v1/orders/..%2f..%2finternal", "/api/v1/orders/../../internal", "percent-encoded"),
+        ("/api/v1/orders/../internal", "/api/v1/orders/../internal", "dot-segment"),
+        ("/api/v1/orders/./1", "/api/v1/orders/./1", "dot-segment"),
+        ("/api/v1/orders/%2E%2e", "/api/v1/orders/..", "percent-encoded"),
+        ("/api/v1/orders/%252e%252e", "/api/v1/orders/%2e%2e", "percent-encoded"),
+        ("/api/v1/orders/..%5cx", "/api/v1/orders/..\\x", "percent-encoded"),
+        ("/api/v1/orders/..\\x", "/api/v1/orders/..\\x", "backslash"),
+        ("/api/v1/orders//1", "/api/v1/orders//1", "empty segment"),
+        ("/api/v1/orders/1/", "/api/v1/orders/1/", "empty segment"),
+        ("/api/v1/orders/1%00", "/api/v1/orders/1\x00", "percent-encoded"),
+        ("/api/v1/orders/1\x00", "/api/v1/orders/1\x00", "control character"),
+        ("/api/v1/orders/1\x7f", "/api/v1/orders/1\x7f", "control character"),
+        ("/api/v1/orders/1", "/api/v1/orders/1\x00", "control character"),  # decoded disagrees
+        ("/api/v1/orders/" + "9" * 129, "/api/v1/orders/" + "9" * 129, "longer than 128"),
+        ("/api/v1/orders/1;x", "/api/v1/orders/1;x", "other than letters"),
+        ("api/v1/orders", "api/v1/orders", "other than letters"),
+    ],
+)
+def test_paths_out_of_normal_form_are_not_forwarded(raw: str, decoded: str, why: str) -> None:
+    with pytest.raises(MalformedPath, match=why):
+        check_forwardable(raw, decoded)
+
+
+@pytest.mark.parametrize(
+    "path", ["/order", "/payment/pay", "/api/v1/users", "/api/v1/payments/0b5c1f3e-8a1d-4c55"]
+)
+def test_public_paths_are_forwarded(path: str) -> None:
+    check_forwardable(path, path)
 
 
 def test_token_bucket_allows_bursts_then_the_steady_rate() -> None:

@@ -27,6 +27,8 @@ DEPLOY = ROOT / "deploy"
 COMPOSE = yaml.safe_load((ROOT / "docker-compose.yml").read_text())
 SERVICES = COMPOSE["services"]
 SHOP = ("users", "products", "orders", "payments", "gateway", "slack-receiver")
+# Reached through the gateway only: on the Compose network, never published.
+PRIVATE = ("users", "products", "orders", "payments")
 DASHBOARDS = sorted((DEPLOY / "grafana" / "dashboards").glob("*.json"))
 DATASOURCES = yaml.safe_load(
     (DEPLOY / "grafana" / "provisioning" / "datasources" / "datasources.yml").read_text()
@@ -91,6 +93,32 @@ def test_published_ports_are_the_contract_ports() -> None:
         3000: "grafana", 16686: "jaeger", 9090: "prometheus", 9093: "alertmanager",
         8080: "gateway",
     }  # fmt: skip
+    assert not set(published.values()) & set(PRIVATE), "a service port is published"
+
+
+def _interpolate(value: str) -> str:
+    """Compose's ``${NAME:-default}`` with NAME unset: what a plain ``docker compose up`` uses."""
+    return re.sub(r"\$\{\w+:-([^}]*)\}", r"\1", value)
+
+
+@pytest.mark.parametrize("name", PRIVATE)
+def test_service_ports_stay_on_the_compose_network(name: str) -> None:
+    service = SERVICES[name]
+    assert "ports" not in service, f"{name} publishes {service['ports']}"
+    port = str(BY_NAME[name].settings_type().model_fields["port"].default)
+    assert [str(item) for item in service["expose"]] == [port]
+
+
+@pytest.mark.parametrize("name", [*PRIVATE, "gateway"])
+def test_every_shop_container_gets_the_shared_tokens(name: str) -> None:
+    environment = SERVICES[name]["environment"]
+    tokens = {}
+    for variable in ("MINISHOP_INTERNAL_TOKEN", "MINISHOP_ADMIN_TOKEN"):
+        raw = str(environment[variable])
+        assert raw.startswith(f"${{{variable}:-"), f"{name}: {variable} is not overridable"
+        tokens[variable] = _interpolate(raw)
+    assert tokens["MINISHOP_INTERNAL_TOKEN"] != tokens["MINISHOP_ADMIN_TOKEN"]
+    assert all(tokens.values())
 
 
 @pytest.mark.parametrize("name", SHOP)
@@ -99,13 +127,17 @@ def test_each_shop_container_gets_settings_its_service_accepts(
 ) -> None:
     service = SERVICES[name]
     assert service["command"] == ["serve", name]
-    environment = {key: str(value) for key, value in service["environment"].items()}
+    environment = {key: _interpolate(str(value)) for key, value in service["environment"].items()}
     for key, value in environment.items():
         monkeypatch.setenv(key, value)
     settings = BY_NAME[name].settings_type()()
     assert settings.host == "0.0.0.0"
     assert str(settings.port) in service["healthcheck"]["test"][-1]
-    assert any(mapping.endswith(f":{settings.port}") for mapping in service["ports"])
+    reachable_at = service["expose"] if name in PRIVATE else service["ports"]
+    assert any(str(mapping).endswith(str(settings.port)) for mapping in reachable_at)
+    if name != "slack-receiver":
+        assert settings.internal_token is not None
+        assert settings.admin_token is not None
     if name not in {"gateway", "slack-receiver"}:
         assert settings.database_url.startswith("postgresql+asyncpg://")
         database = settings.database_url.rsplit("/", 1)[1]
@@ -261,7 +293,8 @@ def test_the_prometheus_of_the_stack_scrapes_the_compose_hosts() -> None:
             host, port = target.split(":")
             if host != "localhost":
                 assert host in SERVICES, f"{job['job_name']} scrapes unknown host {host}"
-                assert any(m.endswith(f":{port}") for m in SERVICES[host].get("ports", []))
+                listening = [*SERVICES[host].get("ports", []), *SERVICES[host].get("expose", [])]
+                assert any(str(m).split(":")[-1] == port for m in listening), target
 
 
 def test_the_wheel_the_image_installs_carries_the_migrations(tmp_path: Path) -> None:

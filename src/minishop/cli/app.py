@@ -18,6 +18,7 @@ from opentelemetry import trace
 from pydantic import ValidationError
 
 from minishop.cli.catalog import BY_NAME, DOWNSTREAMS, SERVICES, SLACK_RECEIVER, ServiceEntry
+from minishop.cli.provider import provider
 from minishop.cli.stack import StackPlan, StackSettings, plan_stack
 from minishop.cli.supervisor import (
     SUPERVISOR_PID_VARIABLE,
@@ -27,6 +28,7 @@ from minishop.cli.supervisor import (
     stop_when_orphaned,
 )
 from minishop.cli.supervisor_state import read_state, state_file
+from minishop.cli.tokens import ShopTokens, shop_tokens
 from minishop.platform.settings import ServiceSettings
 
 SUPERVISE_INTERVAL_SECONDS = 0.1  # how soon a crash is noticed and its restart begins
@@ -38,6 +40,8 @@ cli = typer.Typer(
     pretty_exceptions_enable=False,
 )
 
+cli.command()(provider)  # fault injection through payments' /admin route (cli/provider.py)
+
 
 def _fail(message: str) -> typer.Exit:
     typer.secho(f"minishop: {message}", fg=typer.colors.RED, err=True)
@@ -48,6 +52,8 @@ def _bad_setting(prefix: str, error: ValidationError) -> str:
     """``PREFIX_FIELD: what is wrong``, for the first setting pydantic refused."""
     first = error.errors()[0]
     field = ".".join(str(part) for part in first["loc"]) or "settings"
+    if field.startswith("MINISHOP_"):  # a shared variable (the tokens): no service prefix
+        return f"{field}: {first['msg']}"
     return f"{prefix}{field.upper()}: {first['msg']}"
 
 
@@ -109,6 +115,7 @@ class Plan:
     stack: list[ProcessSpec]  # Slack receiver, Alertmanager, Prometheus: what could start
     missing: list[str]
     backends: StackPlan | None = None
+    tokens: ShopTokens | None = None
 
     @property
     def all(self) -> list[ProcessSpec]:
@@ -123,11 +130,18 @@ def _load_stack_settings() -> StackSettings:
         raise _fail(f"bad setting {_bad_setting('MINISHOP_', exc)}") from None
 
 
-def _plan(data_dir: Path | None, log_level: str | None, *, stack: bool = True) -> Plan:
+def _plan(
+    data_dir: Path | None,
+    log_level: str | None,
+    *,
+    stack: bool = True,
+    tokens: ShopTokens | None = None,
+) -> Plan:
     """The environment each process gets, validated before anything starts.
 
     Command-line flags apply to every service; each service is pointed at the
-    ports its downstream services will really listen on.
+    ports its downstream services will really listen on. ``tokens`` go to every
+    shop service alike (not to the Slack receiver, which guards nothing).
     """
     entries = (*SERVICES, SLACK_RECEIVER) if stack else SERVICES
     flags = {"DATA_DIR": str(data_dir) if data_dir else None, "LOG_LEVEL": log_level}
@@ -137,6 +151,9 @@ def _plan(data_dir: Path | None, log_level: str | None, *, stack: bool = True) -
         }
         for entry in entries
     }
+    if tokens is not None:
+        for entry in SERVICES:
+            envs[entry.name].update(tokens.env())
     resolved = {entry.name: load_settings(entry, envs[entry.name]) for entry in entries}
     for entry in SERVICES:
         for downstream in DOWNSTREAMS.get(entry.name, ()):
@@ -156,7 +173,7 @@ def _plan(data_dir: Path | None, log_level: str | None, *, stack: bool = True) -
     }
     shop = [specs[entry.name] for entry in SERVICES]
     if not stack:
-        return Plan(shop, [], [])
+        return Plan(shop, [], [], tokens=tokens)
     receiver = specs[SLACK_RECEIVER.name]
     backends = plan_stack(
         _load_stack_settings(),
@@ -164,7 +181,7 @@ def _plan(data_dir: Path | None, log_level: str | None, *, stack: bool = True) -
         {name: f"{spec.host}:{spec.port}" for name, spec in specs.items()},
         receiver.url,
     )
-    return Plan(shop, [receiver, *backends.specs], backends.missing, backends)
+    return Plan(shop, [receiver, *backends.specs], backends.missing, backends, tokens)
 
 
 def _self_command() -> str:
@@ -215,13 +232,30 @@ def _banner(plan: Plan, seconds: float) -> str:
         "Place an order:",
         f"  curl -s -X POST {gateway.url}/order -H 'content-type: application/json' "
         '-d \'{"user_id": 1, "items": [{"product_id": 1, "quantity": 2}]}\'',
-        "Make payments fail (fault injection; HighErrorRate fires after about a minute of it):",
-        f"  curl -s -X PUT {payments.url}/internal/provider -H 'content-type: application/json' "
-        '-d \'{"failure_rate": 0.5, "latency_min_ms": 20, "latency_max_ms": 80}\'',
+        *_fault_lines(payments.url, plan.tokens),
         f"Health of every service: {_self_command()} status. Ctrl-C stops everything.",
         "",
     ]
     return "\n".join(lines)
+
+
+def _fault_lines(payments_url: str, tokens: ShopTokens | None) -> list[str]:
+    """The admin token and a ready-to-paste fault injection (never the internal token)."""
+    admin = tokens.admin if tokens is not None else "$MINISHOP_ADMIN_TOKEN"
+    origin = (
+        "generated for this run; set MINISHOP_ADMIN_TOKEN to choose it"
+        if tokens is None or tokens.admin_generated
+        else "from MINISHOP_ADMIN_TOKEN"
+    )
+    return [
+        f"Admin token (the /admin routes, Authorization: Bearer; {origin}):",
+        f"  {admin}",
+        "Make payments fail (fault injection; HighErrorRate fires after about a minute of it):",
+        f"  curl -s -X PUT {payments_url}/admin/provider -H 'Authorization: Bearer {admin}' "
+        "-H 'content-type: application/json' "
+        '-d \'{"failure_rate": 0.5, "latency_min_ms": 20, "latency_max_ms": 80}\'',
+        f"  or: MINISHOP_ADMIN_TOKEN={admin} {_self_command()} provider --failure-rate 0.5",
+    ]
 
 
 @cli.command()
@@ -243,7 +277,7 @@ def up(
     A service that crashes once the shop is up is restarted (with backoff) while the
     others keep serving; one that keeps crashing is left down with a message.
     """
-    plan = _plan(data_dir, log_level, stack=stack)
+    plan = _plan(data_dir, log_level, stack=stack, tokens=shop_tokens())
     supervisor = Supervisor(
         plan.all, colour=sys.stdout.isatty(), state_path=state_file(_data_dir(data_dir))
     )

@@ -46,6 +46,7 @@ def create_app(
         tracer=tracer,
         timeout=settings.http_timeout_seconds,
         transport=transports.get("products"),
+        internal_token=settings.internal_token,
     )
     service = OrderService(
         SqlOrderRepository(base.engine),
@@ -76,5 +77,7 @@ def create_app(
             readiness={"users": liveness_check(users), "products": liveness_check(products)},
             on_startup=[reconciler.start],
             on_shutdown=[reconciler.stop, close_clients],
+            internal_token=settings.internal_token,
+            admin_token=settings.admin_token,
         )
     )

@@ -36,6 +36,7 @@ def create_app(
         tracer=base.telemetry.tracer,
         timeout=settings.http_timeout_seconds,
         transport=orders_transport,
+        internal_token=settings.internal_token,
     )
     provider = SimulatedProvider(
         ProviderBehaviour(settings.failure_rate, settings.latency_min_ms, settings.latency_max_ms),
@@ -62,5 +63,7 @@ def create_app(
             readiness={"orders": liveness_check(orders)},
             on_startup=[reconciler.start],
             on_shutdown=[reconciler.stop, orders.aclose],
+            internal_token=settings.internal_token,
+            admin_token=settings.admin_token,
         )
     )

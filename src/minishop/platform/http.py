@@ -12,9 +12,10 @@ import orjson
 from fastapi import Depends, Header, Query, Request, Response
 from opentelemetry import trace
 from opentelemetry.instrumentation.utils import suppress_instrumentation
-from pydantic import BaseModel, PlainSerializer
+from pydantic import BaseModel, PlainSerializer, SecretStr
 
 from minishop.observability.httpx_transport import TracingTransport
+from minishop.platform.access import INTERNAL_TOKEN_HEADER
 from minishop.platform.aiohttp_transport import AiohttpTransport
 from minishop.platform.idempotency import IdempotencyStore, StoredResponse, fingerprint
 
@@ -60,20 +61,29 @@ def build_client(
     tracer: trace.Tracer,
     timeout: float,
     transport: httpx.AsyncBaseTransport | None = None,
+    internal_token: SecretStr | None = None,
 ) -> httpx.AsyncClient:
     """A client for one downstream service, traced and with bounded time and connections.
 
     The network part is aiohttp (see ``aiohttp_transport``). Idle connections are
     dropped after 4 s, before uvicorn closes them at 5 s, so a request never goes out
-    on a connection the server is closing.
+    on a connection the server is closing. With ``internal_token`` every request carries
+    it in ``X-Internal-Token``, the credential of the downstream's ``/internal`` routes;
+    the gateway's clients get none, as they only ever call public routes.
     """
     inner = transport or AiohttpTransport(
         httpx.Limits(max_connections=100, max_keepalive_connections=50, keepalive_expiry=4.0)
+    )
+    headers = (
+        {INTERNAL_TOKEN_HEADER: internal_token.get_secret_value()}
+        if internal_token is not None
+        else None
     )
     return httpx.AsyncClient(
         base_url=base_url,
         transport=TracingTransport(inner, tracer, peer),
         timeout=httpx.Timeout(timeout, connect=min(timeout, 2.0)),
+        headers=headers,
     )
 
 

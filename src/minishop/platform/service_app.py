@@ -10,6 +10,7 @@ from pathlib import Path
 from fastapi import APIRouter, FastAPI
 from opentelemetry.instrumentation.utils import suppress_instrumentation
 from opentelemetry.sdk.trace.export import SpanExporter
+from pydantic import SecretStr
 from sqlalchemy import Table
 from sqlalchemy.ext.asyncio import AsyncEngine
 
@@ -24,6 +25,7 @@ from minishop.observability import (
 )
 from minishop.observability.database import trace_engine
 from minishop.observability.logging import get_logger
+from minishop.platform.access import AccessGuard, closed_zones, document_guarded_routes
 from minishop.platform.body_limit import BodySizeLimitMiddleware
 from minishop.platform.database import (
     create_engine,
@@ -65,6 +67,9 @@ class ServiceParts:
     readiness: Mapping[str, HealthCheck] = field(default_factory=dict)
     on_startup: Sequence[Hook] = ()
     on_shutdown: Sequence[Hook] = ()
+    # The credentials of its /internal and /admin routes; None closes those routes.
+    internal_token: SecretStr | None = None
+    admin_token: SecretStr | None = None
 
 
 def create_service_app(parts: ServiceParts) -> FastAPI:
@@ -72,6 +77,8 @@ def create_service_app(parts: ServiceParts) -> FastAPI:
     log = get_logger("minishop.lifecycle")
     checks = dict(parts.readiness)
     engine = parts.engine
+    guarded = document_guarded_routes(parts.routers)
+    closed = closed_zones(guarded, parts.internal_token, parts.admin_token)
     if engine is not None:
         checks = {"database": _untraced_ping(engine), **checks}
         trace_engine(engine, telemetry.tracer_provider)
@@ -95,6 +102,11 @@ def create_service_app(parts: ServiceParts) -> FastAPI:
                 await upgrade_to_head(engine, parts.migrations_dir)
         for hook in parts.on_startup:
             await hook()
+        for zone in closed:
+            log.warning(
+                f"{zone.variable} is not set: every call to /{zone.segment}/* is refused",
+                variable=zone.variable,
+            )
         log.info("service started", version=__version__)
         try:
             yield
@@ -116,8 +128,6 @@ def create_service_app(parts: ServiceParts) -> FastAPI:
     app.state.telemetry = telemetry
     app.state.engine = engine
     install_problem_handlers(app)
-    app.add_middleware(BodySizeLimitMiddleware, max_body_bytes=parts.max_body_bytes)
-    app.add_middleware(ObservabilityMiddleware, telemetry=telemetry)
     app.add_api_route(
         "/metrics", metrics_endpoint(telemetry.metrics), methods=["GET"], include_in_schema=False
     )
@@ -128,6 +138,17 @@ def create_service_app(parts: ServiceParts) -> FastAPI:
     )
     for router in parts.routers:
         app.include_router(router)
+    # Innermost first: the guard answers before a body is read, inside the middleware
+    # that counts and logs every request, so refusals show like any other 4xx.
+    app.add_middleware(BodySizeLimitMiddleware, max_body_bytes=parts.max_body_bytes)
+    if guarded:
+        app.add_middleware(
+            AccessGuard,
+            zones=guarded,
+            internal_token=parts.internal_token,
+            admin_token=parts.admin_token,
+        )
+    app.add_middleware(ObservabilityMiddleware, telemetry=telemetry)
     return app
 
 

@@ -8,11 +8,16 @@ defaults it computed while a variable such as ``ORDERS_PORT`` still wins.
 from __future__ import annotations
 
 from pathlib import Path
+from typing import Any
 
-from pydantic import Field, field_validator
+from pydantic import Field, SecretStr, field_validator
 from pydantic_settings import BaseSettings, PydanticBaseSettingsSource, SettingsConfigDict
 
 from minishop.observability.logging import parse_level
+
+INTERNAL_TOKEN_VARIABLE = "MINISHOP_INTERNAL_TOKEN"
+ADMIN_TOKEN_VARIABLE = "MINISHOP_ADMIN_TOKEN"
+_TOKEN_ALIASES = {"internal_token": INTERNAL_TOKEN_VARIABLE, "admin_token": ADMIN_TOKEN_VARIABLE}
 
 
 class ServiceSettings(BaseSettings):
@@ -38,6 +43,25 @@ class ServiceSettings(BaseSettings):
     max_body_bytes: int = Field(default=65_536, ge=1024)
     http_timeout_seconds: float = Field(default=5.0, gt=0)
     idempotency_wait_seconds: float = Field(default=10.0, gt=0)
+    # One value for the whole shop, so no service prefix: read from MINISHOP_* only.
+    internal_token: SecretStr | None = Field(
+        default=None,
+        validation_alias=INTERNAL_TOKEN_VARIABLE,
+        description="Shared secret of service-to-service calls (X-Internal-Token).",
+    )
+    admin_token: SecretStr | None = Field(
+        default=None,
+        validation_alias=ADMIN_TOKEN_VARIABLE,
+        description="Bearer token of the /admin routes (CONTRACT section 9).",
+    )
+
+    def __init__(self, **values: Any) -> None:
+        # The tokens' alias is their variable's name; tests and the command line also pass
+        # them by field name, which pydantic would otherwise drop as an unknown extra.
+        for field, alias in _TOKEN_ALIASES.items():
+            if field in values:
+                values.setdefault(alias, values.pop(field))
+        super().__init__(**values)
 
     @classmethod
     def settings_customise_sources(
@@ -55,6 +79,19 @@ class ServiceSettings(BaseSettings):
     def _known_level(cls, value: str) -> str:
         parse_level(value)
         return value.upper()
+
+    @field_validator("internal_token", "admin_token", mode="before")
+    @classmethod
+    def _usable_token(cls, value: object) -> object:
+        """An empty token is no token (an empty header must never match it); one that cannot
+        travel in an HTTP header is refused at start rather than failing every call."""
+        if isinstance(value, SecretStr):
+            value = value.get_secret_value()
+        if value is None or (isinstance(value, str) and not value.strip()):
+            return None
+        if isinstance(value, str) and not all(" " < char < "\x7f" for char in value):
+            raise ValueError("use printable ASCII without spaces")
+        return value
 
     @field_validator("database_url")
     @classmethod

@@ -38,5 +38,7 @@ def create_app(settings: ProductsSettings, *, span_exporter: SpanExporter | None
             migrations_dir=MIGRATIONS,
             database_schema=base.database_schema,
             on_startup=[publish_stock],
+            internal_token=settings.internal_token,
+            admin_token=settings.admin_token,
         )
     )

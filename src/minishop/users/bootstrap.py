@@ -32,5 +32,7 @@ def create_app(settings: UsersSettings, *, span_exporter: SpanExporter | None = 
             engine=base.engine,
             migrations_dir=MIGRATIONS,
             database_schema=base.database_schema,
+            internal_token=settings.internal_token,
+            admin_token=settings.admin_token,
         )
     )

@@ -10,7 +10,15 @@ from fastapi import APIRouter, Depends, Header, Request, Response
 
 from minishop.gateway.adapters.proxy import Proxy
 from minishop.gateway.application.admission import Admission, RateLimited, Unauthorized
-from minishop.gateway.domain.routing import SERVICES, SHORTCUTS, Route, resource_route
+from minishop.gateway.domain.routing import (
+    SERVICES,
+    SHORTCUTS,
+    MalformedPath,
+    NoPublicRoute,
+    Route,
+    check_forwardable,
+    resource_route,
+)
 from minishop.observability import mark_failure
 from minishop.platform.problems import Problem
 
@@ -36,19 +44,19 @@ def build_router(proxy: Proxy, admission: Admission) -> APIRouter:
 
     router = APIRouter(dependencies=[Depends(admit)])
 
-    async def forward(route: Route, request: Request) -> Response:
-        response = await proxy.forward(route, request)
+    async def forward(route_of: RouteOf, request: Request) -> Response:
+        response = await proxy.forward(public_route(route_of, request), request)
         if response.status_code == 402:
             mark_failure(request, "payment_declined")
         return response
 
     @router.post("/order", status_code=201, tags=["shop"], summary="Place an order")
     async def place_order(request: Request) -> Response:
-        return await forward(SHORTCUTS[("POST", "/order")], request)
+        return await forward(lambda: SHORTCUTS[("POST", "/order")], request)
 
     @router.post("/payment/pay", tags=["shop"], summary="Pay an order")
     async def pay(request: Request) -> Response:
-        return await forward(SHORTCUTS[("POST", "/payment/pay")], request)
+        return await forward(lambda: SHORTCUTS[("POST", "/payment/pay")], request)
 
     for service in SERVICES:
         router.add_api_route(
@@ -68,18 +76,37 @@ def build_router(proxy: Proxy, admission: Admission) -> APIRouter:
     return router
 
 
-Forward = Callable[[Route, Request], Awaitable[Response]]
+RouteOf = Callable[[], Route]
+Forward = Callable[[RouteOf, Request], Awaitable[Response]]
+
+
+def public_route(route_of: RouteOf, request: Request) -> Route:
+    """The route to forward to, once the request's path proved to be in normal form.
+
+    The path is checked as sent (``raw_path``) and as decoded before the route is
+    worked out, so an encoded dot-segment is a 400 and never reaches a service.
+    """
+    decoded: str = request.scope["path"]
+    raw_path: bytes | None = request.scope.get("raw_path")
+    raw = raw_path.split(b"?", 1)[0].decode("latin-1") if raw_path is not None else decoded
+    try:
+        check_forwardable(raw, decoded)
+        return route_of()
+    except MalformedPath as exc:
+        raise Problem(400, str(exc), type_="invalid-path") from exc
+    except NoPublicRoute as exc:
+        raise Problem(404, str(exc), type_="not-found") from exc
 
 
 def _collection_handler(service: str, forward: Forward) -> Callable[[Request], Awaitable[Response]]:
     async def handler(request: Request) -> Response:
-        return await forward(resource_route(service), request)
+        return await forward(lambda: resource_route(service), request)
 
     return handler
 
 
 def _item_handler(service: str, forward: Forward) -> Callable[[str, Request], Awaitable[Response]]:
     async def handler(path: str, request: Request) -> Response:
-        return await forward(resource_route(service, path), request)
+        return await forward(lambda: resource_route(service, path), request)
 
     return handler

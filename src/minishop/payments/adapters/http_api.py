@@ -145,7 +145,7 @@ def build_router(
         found = await service.list(page.limit, page.offset, order_id)
         return PageOf[PaymentOut].of([PaymentOut.of(payment) for payment in found], page)
 
-    @router.get("/internal/provider", response_model=ProviderSettings, tags=["fault injection"])
+    @router.get("/admin/provider", response_model=ProviderSettings, tags=["fault injection"])
     async def get_provider() -> ProviderSettings:
         behaviour = provider.behaviour
         return ProviderSettings(
@@ -154,7 +154,7 @@ def build_router(
             latency_max_ms=behaviour.latency_max_ms,
         )
 
-    @router.put("/internal/provider", response_model=ProviderSettings, tags=["fault injection"])
+    @router.put("/admin/provider", response_model=ProviderSettings, tags=["fault injection"])
     async def set_provider(body: ProviderSettings) -> ProviderSettings:
         """Change the provider's failure rate and latency while the shop runs."""
         try:

@@ -1,0 +1,56 @@
+"""``minishop up`` gives every shop service the same two tokens and prints only the admin one."""
+
+from __future__ import annotations
+
+import pytest
+import typer
+
+from minishop.cli.app import _banner, _plan
+from minishop.cli.tokens import ShopTokens, shop_tokens
+
+
+def test_unset_tokens_are_generated_fresh_and_set_ones_are_kept() -> None:
+    first, second = shop_tokens({}), shop_tokens({"MINISHOP_ADMIN_TOKEN": "  "})
+    assert first.admin_generated and second.admin_generated
+    assert len({first.internal, first.admin, second.internal, second.admin}) == 4
+    assert all(len(token) >= 43 for token in (first.internal, first.admin))
+    chosen = shop_tokens({"MINISHOP_ADMIN_TOKEN": "adm-1", "MINISHOP_INTERNAL_TOKEN": "int-1"})
+    assert (chosen.internal, chosen.admin, chosen.admin_generated) == ("int-1", "adm-1", False)
+
+
+def test_every_shop_service_gets_the_same_tokens(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.delenv("MINISHOP_INTERNAL_TOKEN", raising=False)
+    monkeypatch.delenv("MINISHOP_ADMIN_TOKEN", raising=False)
+    tokens = shop_tokens()
+    plan = _plan(None, None, stack=False, tokens=tokens)
+    assert [spec.name for spec in plan.shop] == [
+        "users", "products", "orders", "payments", "gateway"
+    ]  # fmt: skip
+    for spec in plan.shop:
+        assert spec.env["MINISHOP_INTERNAL_TOKEN"] == tokens.internal, spec.name
+        assert spec.env["MINISHOP_ADMIN_TOKEN"] == tokens.admin, spec.name
+
+
+def test_the_banner_shows_the_admin_token_and_a_fault_curl_never_the_internal_one() -> None:
+    tokens = ShopTokens(internal="internal-secret-1", admin="admin-token-1", admin_generated=True)
+    plan = _plan(None, None, stack=False, tokens=tokens)
+    banner = _banner(plan, 1.0)
+    assert "admin-token-1" in banner
+    assert "internal-secret-1" not in banner
+    (curl,) = [line for line in banner.splitlines() if "/admin/provider" in line]
+    assert "curl -s -X PUT http://127.0.0.1:8004/admin/provider" in curl
+    assert "-H 'Authorization: Bearer admin-token-1'" in curl
+    assert "/internal/" not in banner
+    assert "generated for this run" in banner
+
+
+def test_a_bad_token_is_a_one_line_error_naming_the_variable(
+    monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
+) -> None:
+    monkeypatch.setenv("MINISHOP_ADMIN_TOKEN", "has spaces")
+    with pytest.raises(typer.Exit) as stopped:
+        _plan(None, None, stack=False, tokens=shop_tokens())
+    assert stopped.value.exit_code == 2
+    (line,) = capsys.readouterr().err.strip().splitlines()
+    assert "MINISHOP_ADMIN_TOKEN: " in line
+    assert "USERS_MINISHOP" not in line
