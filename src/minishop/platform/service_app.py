@@ -59,6 +59,7 @@ class ServiceParts:
     telemetry: Telemetry
     routers: Sequence[APIRouter]
     max_body_bytes: int
+    body_read_timeout_seconds: float
     engine: AsyncEngine | None = None
     migrations_dir: Path | None = None
     database_schema: str | None = None
@@ -116,7 +117,11 @@ def create_service_app(parts: ServiceParts) -> FastAPI:
     app.state.telemetry = telemetry
     app.state.engine = engine
     install_problem_handlers(app)
-    app.add_middleware(BodySizeLimitMiddleware, max_body_bytes=parts.max_body_bytes)
+    app.add_middleware(
+        BodySizeLimitMiddleware,
+        max_body_bytes=parts.max_body_bytes,
+        read_timeout_seconds=parts.body_read_timeout_seconds,
+    )
     app.add_middleware(ObservabilityMiddleware, telemetry=telemetry)
     app.add_api_route(
         "/metrics", metrics_endpoint(telemetry.metrics), methods=["GET"], include_in_schema=False

@@ -1,0 +1,202 @@
+"""uvicorn's httptools protocol with the limits it lacks: header size, header count, header time.
+
+uvicorn with httptools accepts a request line and headers of any size (httptools
+buffers a header value whole before handing it over) and waits for them forever:
+a connection that sends nothing, or one byte a second, is held open indefinitely.
+This subclass closes those holes at the protocol level, before anything reaches the
+application:
+
+- the bytes received while a request's headers are incomplete are counted as they
+  arrive; past ``max_header_bytes`` the request is answered 431 and the connection
+  closed, so no more than one socket read (at most 256 KiB) beyond the limit is
+  ever buffered;
+- the request line and headers of a complete header block are counted exactly, and
+  more than ``max_header_count`` headers is a 431 as well;
+- a connection must deliver a request's headers within ``header_timeout_seconds``
+  of opening (or of the first byte of the next request on a kept-alive connection),
+  else it is answered 408 and closed (closed quietly when not one byte came). Idle
+  kept-alive connections stay bounded by uvicorn's own ``timeout_keep_alive``.
+
+Refusals are ``application/problem+json`` like every other error of the shop. The
+class is made per configuration by :func:`limited_protocol`, because uvicorn builds
+its protocol from ``(config, server_state, app_state)`` only.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import json
+from typing import Any, ClassVar
+
+import httptools
+from uvicorn.protocols.http.httptools_impl import HttpToolsProtocol
+
+# Each header line costs its name, its value, ": " and CRLF on the wire.
+HEADER_LINE_OVERHEAD = 4
+
+
+def refusal(status: int, reason: str, type_: str, detail: str) -> bytes:
+    """A complete HTTP/1.1 problem response that also tells the client the connection ends."""
+    body = json.dumps(
+        {"type": type_, "title": reason, "status": status, "detail": detail},
+        separators=(",", ":"),
+    ).encode()
+    head = (
+        f"HTTP/1.1 {status} {reason}\r\n"
+        "content-type: application/problem+json\r\n"
+        f"content-length: {len(body)}\r\n"
+        "connection: close\r\n\r\n"
+    )
+    return head.encode("ascii") + body
+
+
+class _Refused(Exception):
+    """Raised inside a parser callback to stop parsing a request that broke a limit."""
+
+
+class LimitedHttpToolsProtocol(HttpToolsProtocol):
+    """See the module docstring; the limits are class attributes set by ``limited_protocol``."""
+
+    max_header_bytes: ClassVar[int] = 16_384
+    max_header_count: ClassVar[int] = 100
+    header_timeout_seconds: ClassVar[float] = 10.0
+
+    def __init__(self, *args: Any, **kwargs: Any) -> None:
+        super().__init__(*args, **kwargs)
+        self._awaiting_headers = True
+        self._bytes_while_awaiting = 0
+        self._header_bytes = 0
+        self._header_count = 0
+        self._header_timer: asyncio.TimerHandle | None = None
+        self._refusal: bytes | None = None
+
+    def connection_made(self, transport: asyncio.Transport) -> None:  # type: ignore[override]
+        super().connection_made(transport)
+        self._arm_header_timer()  # a connection that never sends a byte is bounded too
+
+    def connection_lost(self, exc: Exception | None) -> None:
+        self._cancel_header_timer()
+        super().connection_lost(exc)
+
+    def data_received(self, data: bytes) -> None:
+        if self._awaiting_headers:
+            self._bytes_while_awaiting += len(data)
+            if self._header_timer is None:
+                self._arm_header_timer()
+        self._unset_keepalive_if_required()
+        try:
+            self.parser.feed_data(data)
+        except httptools.HttpParserUpgrade:
+            if self._should_upgrade():
+                self.handle_websocket_upgrade()
+            else:
+                self._unsupported_upgrade_warning()
+            return
+        except httptools.HttpParserError:
+            if self._refusal is not None:
+                self._refuse(self._refusal)
+                return
+            message = "Invalid HTTP request received."
+            self.logger.warning(message)
+            self.send_400_response(message)
+            return
+        if self._awaiting_headers and self._bytes_while_awaiting > self.max_header_bytes:
+            self._refuse(self._too_large())
+
+    # Parser callbacks: count, then let uvicorn do its usual work.
+    def on_url(self, url: bytes) -> None:
+        self._header_bytes += len(url)
+        super().on_url(url)
+
+    def on_header(self, name: bytes, value: bytes) -> None:
+        self._header_count += 1
+        self._header_bytes += len(name) + len(value) + HEADER_LINE_OVERHEAD
+        if self._header_count > self.max_header_count:
+            self._refusal = refusal(
+                431,
+                "Request Header Fields Too Large",
+                "too-many-headers",
+                "The request has more headers than this service accepts "
+                f"({self.max_header_count}).",
+            )
+            raise _Refused
+        super().on_header(name, value)
+
+    def on_headers_complete(self) -> None:
+        if self._header_bytes > self.max_header_bytes:
+            self._refusal = self._too_large()
+            raise _Refused
+        self._awaiting_headers = False
+        self._cancel_header_timer()
+        super().on_headers_complete()
+
+    def on_message_complete(self) -> None:
+        super().on_message_complete()
+        self._awaiting_headers = True
+        self._bytes_while_awaiting = 0
+        self._header_bytes = 0
+        self._header_count = 0
+
+    # Refusals
+    def _too_large(self) -> bytes:
+        return refusal(
+            431,
+            "Request Header Fields Too Large",
+            "headers-too-large",
+            "The request line and headers are larger than this service accepts "
+            f"({self.max_header_bytes} bytes).",
+        )
+
+    def _refuse(self, response: bytes) -> None:
+        """Answer ``response`` and close, unless a response is still being written (then close)."""
+        self._cancel_header_timer()
+        if self.transport.is_closing():
+            return
+        if self.cycle is None or self.cycle.response_complete:
+            self.transport.write(response)
+        self.transport.close()
+
+    def _arm_header_timer(self) -> None:
+        self._header_timer = self.loop.call_later(self.header_timeout_seconds, self._header_timeout)
+
+    def _cancel_header_timer(self) -> None:
+        if self._header_timer is not None:
+            self._header_timer.cancel()
+            self._header_timer = None
+
+    def _header_timeout(self) -> None:
+        self._header_timer = None
+        if not self._awaiting_headers:
+            return
+        if self.cycle is not None and not self.cycle.response_complete:
+            self._arm_header_timer()  # the previous response comes first; check again later
+            return
+        if self._bytes_while_awaiting == 0:
+            # Nothing of a request arrived: close quietly, as an idle keep-alive is closed,
+            # so a client opening a connection at that moment never reads a stray 408.
+            self.transport.close()
+            return
+        self._refuse(
+            refusal(
+                408,
+                "Request Timeout",
+                "request-timeout",
+                "The request's headers did not arrive within "
+                f"{self.header_timeout_seconds:g} seconds.",
+            )
+        )
+
+
+def limited_protocol(
+    max_header_bytes: int, max_header_count: int, header_timeout_seconds: float
+) -> type[LimitedHttpToolsProtocol]:
+    """A protocol class for uvicorn's ``http=`` with these limits."""
+    return type(
+        "LimitedHttpToolsProtocol",
+        (LimitedHttpToolsProtocol,),
+        {
+            "max_header_bytes": max_header_bytes,
+            "max_header_count": max_header_count,
+            "header_timeout_seconds": header_timeout_seconds,
+        },
+    )
