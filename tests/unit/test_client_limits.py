@@ -71,6 +71,8 @@ def test_an_ipv6_client_is_limited_per_64() -> None:
     assert bucket_key("2001:db8:1:2::1") == "2001:db8:1:2::/64"
     assert bucket_key("2001:db8:1:3::1") != bucket_key("2001:db8:1:2::1")
     assert bucket_key("192.0.2.1") == "192.0.2.1"
+    assert bucket_key("::ffff:192.0.2.1") == "192.0.2.1"  # a dual-stack socket's IPv4 peer
+    assert bucket_key("::ffff:192.0.2.1") != bucket_key("::ffff:192.0.2.2")
     assert bucket_key("unknown") == "unknown"
 
 

@@ -13,12 +13,14 @@ host can use any address in it), so its buckets are per /64, not per address.
 from __future__ import annotations
 
 from collections.abc import Iterable, Sequence
+from functools import lru_cache
 from ipaddress import IPv4Address, IPv6Address, IPv6Network, ip_address, ip_network
 
 UNKNOWN_CLIENT = "unknown"
 # More hops than this is no real proxy chain; the walk stops there.
 MAX_FORWARDED_HOPS = 32
 IPV6_CLIENT_PREFIX = 64
+CLASSIFY_CACHE_SIZE = 4096
 
 Address = IPv4Address | IPv6Address
 
@@ -53,43 +55,52 @@ class ClientResolver:
 
     def __init__(self, trusted_proxies: Iterable[str] = ()) -> None:
         self._trusted = tuple(ip_network(entry.strip(), strict=False) for entry in trusted_proxies)
+        # Parsing an address and testing it against networks costs microseconds in
+        # ``ipaddress``; the same few proxies and clients come back again and again.
+        self._classify = lru_cache(maxsize=CLASSIFY_CACHE_SIZE)(self._classify_uncached)
 
     @property
     def reads_forwarded_for(self) -> bool:
         """False when no proxy is trusted: callers need not even fetch the header."""
         return bool(self._trusted)
 
-    def _is_trusted(self, address: Address) -> bool:
-        return any(address in network for network in self._trusted)
+    def _classify_uncached(self, text: str) -> tuple[str, bool] | None:
+        """(the address written canonically, whether it is a trusted proxy), None if no address."""
+        address = parse_address(text)
+        if address is None:
+            return None
+        return str(address), any(address in network for network in self._trusted)
 
     def client(self, peer: str | None, forwarded_for: Sequence[str] = ()) -> str:
         """The client's address; ``forwarded_for`` holds each X-Forwarded-For header, in order."""
         if peer is None:
             return UNKNOWN_CLIENT
-        peer_address = parse_address(peer)
-        if peer_address is None:
+        if not self._trusted:
+            return peer  # the server's own rendering of the peer's address
+        known = self._classify(peer)
+        if known is None:
             return peer
-        if not self._trusted or not self._is_trusted(peer_address):
-            return str(peer_address)
-        hops = [hop for value in forwarded_for for hop in value.split(",")]
-        client = peer_address
+        client, trusted = known
+        if not trusted:
+            return client
+        hops = [hop.strip() for value in forwarded_for for hop in value.split(",")]
         for hop in reversed(hops[-MAX_FORWARDED_HOPS:]):
-            address = parse_address(hop)
-            if address is None:
+            known = self._classify(hop)
+            if known is None:
                 break  # not an address: keep the last hop a trusted proxy vouched for
-            client = address
-            if not self._is_trusted(address):
+            client, trusted = known
+            if not trusted:
                 break
-        return str(client)
+        return client
 
 
 def bucket_key(client: str) -> str:
     """The rate-limit key of a client address: the address itself, or its /64 for IPv6."""
     if ":" not in client:
         return client
-    try:
-        address = ip_address(client)
-    except ValueError:
+    address = parse_address(client)
+    if address is None:
         return client
-    network = IPv6Network((int(address), IPV6_CLIENT_PREFIX), strict=False)
-    return str(network)
+    if isinstance(address, IPv4Address):  # written IPv4-mapped: one bucket per IPv4 client
+        return str(address)
+    return str(IPv6Network((int(address), IPV6_CLIENT_PREFIX), strict=False))
