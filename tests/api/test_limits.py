@@ -265,9 +265,17 @@ def test_trickling_headers_are_answered_408_and_idle_connections_closed(tmp_path
             assert headers["connection"] == "close"
             assert 1 <= waited < 3
             assert closed_by_peer(sock)
+        with server.connect() as kept_alive:  # the next request on a kept-alive connection
+            kept_alive.sendall(b"GET /api/v1/products HTTP/1.1\r\nHost: shop\r\n\r\n")
+            assert read_response(kept_alive)[0] == 200
+            waited = trickle_until_answered(
+                kept_alive, b"GET /api/v1/products HTTP/1.1\r\n", 0.1, 5
+            )
+            assert read_response(kept_alive)[0] == 408
+            assert 1 <= waited < 3
         with server.connect(timeout=5) as idle:
             started = time.monotonic()
             assert idle.recv(1024) == b""  # closed quietly: no request, no answer
             assert time.monotonic() - started < 3
         assert httpx.get(f"{server.url}/api/v1/products").status_code == 200
-    assert upstream.paths == ["/api/v1/products"]
+    assert upstream.paths == ["/api/v1/products"] * 2

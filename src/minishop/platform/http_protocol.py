@@ -64,15 +64,23 @@ class LimitedHttpToolsProtocol(HttpToolsProtocol):
     def __init__(self, *args: Any, **kwargs: Any) -> None:
         super().__init__(*args, **kwargs)
         self._awaiting_headers = True
+        self._headers_since = None  # idle until the next request: uvicorn's keep-alive timeout
         self._bytes_while_awaiting = 0
         self._header_bytes = 0
         self._header_count = 0
+        # When the current request's headers began (None: not waiting for any yet).
+        self._headers_since: float | None = None
         self._header_timer: asyncio.TimerHandle | None = None
         self._refusal: bytes | None = None
 
     def connection_made(self, transport: asyncio.Transport) -> None:  # type: ignore[override]
         super().connection_made(transport)
-        self._arm_header_timer()  # a connection that never sends a byte is bounded too
+        # One timer per connection, re-armed as it fires, instead of one per request:
+        # the clock starts at the opening, so a connection that sends nothing is bounded too.
+        self._headers_since = self.loop.time()
+        self._header_timer = self.loop.call_at(
+            self._headers_since + self.header_timeout_seconds, self._check_header_time
+        )
 
     def connection_lost(self, exc: Exception | None) -> None:
         self._cancel_header_timer()
@@ -81,8 +89,8 @@ class LimitedHttpToolsProtocol(HttpToolsProtocol):
     def data_received(self, data: bytes) -> None:
         if self._awaiting_headers:
             self._bytes_while_awaiting += len(data)
-            if self._header_timer is None:
-                self._arm_header_timer()
+            if self._headers_since is None:  # the first byte of the next request
+                self._headers_since = self.loop.time()
         self._unset_keepalive_if_required()
         try:
             self.parser.feed_data(data)
@@ -127,12 +135,13 @@ class LimitedHttpToolsProtocol(HttpToolsProtocol):
             self._refusal = self._too_large()
             raise _Refused
         self._awaiting_headers = False
-        self._cancel_header_timer()
+        self._headers_since = None
         super().on_headers_complete()
 
     def on_message_complete(self) -> None:
         super().on_message_complete()
         self._awaiting_headers = True
+        self._headers_since = None  # idle until the next request: uvicorn's keep-alive timeout
         self._bytes_while_awaiting = 0
         self._header_bytes = 0
         self._header_count = 0
@@ -156,35 +165,41 @@ class LimitedHttpToolsProtocol(HttpToolsProtocol):
             self.transport.write(response)
         self.transport.close()
 
-    def _arm_header_timer(self) -> None:
-        self._header_timer = self.loop.call_later(self.header_timeout_seconds, self._header_timeout)
-
     def _cancel_header_timer(self) -> None:
         if self._header_timer is not None:
             self._header_timer.cancel()
             self._header_timer = None
 
-    def _header_timeout(self) -> None:
+    def _check_header_time(self) -> None:
+        """Refuse headers that are late; otherwise check again when they could be."""
         self._header_timer = None
-        if not self._awaiting_headers:
+        if self.transport.is_closing():
             return
-        if self.cycle is not None and not self.cycle.response_complete:
-            self._arm_header_timer()  # the previous response comes first; check again later
-            return
-        if self._bytes_while_awaiting == 0:
+        now = self.loop.time()
+        since = self._headers_since
+        # While a response is still being written, a pipelined request waits its turn.
+        responding = self.cycle is not None and not self.cycle.response_complete
+        if since is None or responding:
+            next_check = now + self.header_timeout_seconds
+        elif now - since < self.header_timeout_seconds:
+            next_check = since + self.header_timeout_seconds
+        elif self._bytes_while_awaiting == 0:
             # Nothing of a request arrived: close quietly, as an idle keep-alive is closed,
             # so a client opening a connection at that moment never reads a stray 408.
             self.transport.close()
             return
-        self._refuse(
-            refusal(
-                408,
-                "Request Timeout",
-                "request-timeout",
-                "The request's headers did not arrive within "
-                f"{self.header_timeout_seconds:g} seconds.",
+        else:
+            self._refuse(
+                refusal(
+                    408,
+                    "Request Timeout",
+                    "request-timeout",
+                    "The request's headers did not arrive within "
+                    f"{self.header_timeout_seconds:g} seconds.",
+                )
             )
-        )
+            return
+        self._header_timer = self.loop.call_at(next_check, self._check_header_time)
 
 
 def limited_protocol(

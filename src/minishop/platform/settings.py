@@ -42,7 +42,7 @@ class ServiceSettings(BaseSettings):
         default=16_384,
         ge=1024,
         le=1_048_576,
-        description="Request line plus headers; more is refused with 431 before it is buffered.",
+        description="URL plus header lines; more is refused with 431 before it is buffered.",
     )
     max_header_count: int = Field(
         default=100, ge=8, le=10_000, description="Headers in one request; more is a 431."
