@@ -26,6 +26,7 @@ from __future__ import annotations
 
 import asyncio
 import json
+from dataclasses import dataclass
 from typing import Any, ClassVar
 
 import httptools
@@ -35,19 +36,33 @@ from uvicorn.protocols.http.httptools_impl import HttpToolsProtocol
 HEADER_LINE_OVERHEAD = 4
 
 
-def refusal(status: int, reason: str, type_: str, detail: str) -> bytes:
-    """A complete HTTP/1.1 problem response that also tells the client the connection ends."""
-    body = json.dumps(
-        {"type": type_, "title": reason, "status": status, "detail": detail},
-        separators=(",", ":"),
-    ).encode()
-    head = (
-        f"HTTP/1.1 {status} {reason}\r\n"
-        "content-type: application/problem+json\r\n"
-        f"content-length: {len(body)}\r\n"
-        "connection: close\r\n\r\n"
-    )
-    return head.encode("ascii") + body
+TOO_MANY_HEADERS = "The request has more headers than this service accepts ({limit})."
+TOO_LARGE = "The request line and headers are larger than this service accepts ({limit} bytes)."
+TOO_SLOW = "The request's headers did not arrive within {seconds:g} seconds."
+
+
+@dataclass(frozen=True)
+class Refusal:
+    """Why a request is refused before it reaches the application."""
+
+    status: int
+    title: str
+    type: str
+    detail: str
+
+    def response(self) -> bytes:
+        """A complete HTTP/1.1 problem response that also tells the client the connection ends."""
+        body = json.dumps(
+            {"type": self.type, "title": self.title, "status": self.status, "detail": self.detail},
+            separators=(",", ":"),
+        ).encode()
+        head = (
+            f"HTTP/1.1 {self.status} {self.title}\r\n"
+            "content-type: application/problem+json\r\n"
+            f"content-length: {len(body)}\r\n"
+            "connection: close\r\n\r\n"
+        )
+        return head.encode("ascii") + body
 
 
 class _Refused(Exception):
@@ -71,7 +86,7 @@ class LimitedHttpToolsProtocol(HttpToolsProtocol):
         # When the current request's headers began (None: not waiting for any yet).
         self._headers_since: float | None = None
         self._header_timer: asyncio.TimerHandle | None = None
-        self._refusal: bytes | None = None
+        self._refusal: Refusal | None = None
 
     def connection_made(self, transport: asyncio.Transport) -> None:  # type: ignore[override]
         super().connection_made(transport)
@@ -120,12 +135,11 @@ class LimitedHttpToolsProtocol(HttpToolsProtocol):
         self._header_count += 1
         self._header_bytes += len(name) + len(value) + HEADER_LINE_OVERHEAD
         if self._header_count > self.max_header_count:
-            self._refusal = refusal(
+            self._refusal = Refusal(
                 431,
                 "Request Header Fields Too Large",
                 "too-many-headers",
-                "The request has more headers than this service accepts "
-                f"({self.max_header_count}).",
+                TOO_MANY_HEADERS.format(limit=self.max_header_count),
             )
             raise _Refused
         super().on_header(name, value)
@@ -147,22 +161,27 @@ class LimitedHttpToolsProtocol(HttpToolsProtocol):
         self._header_count = 0
 
     # Refusals
-    def _too_large(self) -> bytes:
-        return refusal(
+    def _too_large(self) -> Refusal:
+        return Refusal(
             431,
             "Request Header Fields Too Large",
             "headers-too-large",
-            "The request line and headers are larger than this service accepts "
-            f"({self.max_header_bytes} bytes).",
+            TOO_LARGE.format(limit=self.max_header_bytes),
         )
 
-    def _refuse(self, response: bytes) -> None:
-        """Answer ``response`` and close, unless a response is still being written (then close)."""
+    def _refuse(self, refusal: Refusal) -> None:
+        """Answer ``refusal`` and close, unless a response is still being written (then close).
+
+        Logged like uvicorn's own "Invalid HTTP request" (a warning on ``uvicorn.error``,
+        which the shop's logging turns into a JSON line): the application never saw it.
+        """
         self._cancel_header_timer()
         if self.transport.is_closing():
             return
+        client = f"{self.client[0]}:{self.client[1]}" if self.client else "unknown"
+        self.logger.warning("request refused: %d %s from %s", refusal.status, refusal.type, client)
         if self.cycle is None or self.cycle.response_complete:
-            self.transport.write(response)
+            self.transport.write(refusal.response())
         self.transport.close()
 
     def _cancel_header_timer(self) -> None:
@@ -190,12 +209,11 @@ class LimitedHttpToolsProtocol(HttpToolsProtocol):
             return
         else:
             self._refuse(
-                refusal(
+                Refusal(
                     408,
                     "Request Timeout",
                     "request-timeout",
-                    "The request's headers did not arrive within "
-                    f"{self.header_timeout_seconds:g} seconds.",
+                    TOO_SLOW.format(seconds=self.header_timeout_seconds),
                 )
             )
             return
