@@ -5,7 +5,7 @@ from __future__ import annotations
 import pytest
 
 from minishop.gateway.application.admission import Admission, RateLimited, Unauthorized
-from minishop.gateway.domain.rate_limit import RateLimiter
+from minishop.gateway.domain.rate_limit import FailureThrottle, RateLimiter
 from minishop.gateway.domain.routing import (
     SHORTCUTS,
     MalformedPath,
@@ -21,6 +21,10 @@ class FakeClock:
 
     def __call__(self) -> float:
         return self.now
+
+
+def throttle(clock: FakeClock) -> FailureThrottle:
+    return FailureThrottle(max_failures=3, window_seconds=60, block_seconds=30, clock=clock)
 
 
 def test_routes_reach_only_the_public_api() -> None:
@@ -93,9 +97,9 @@ def test_rate_limiter_forgets_the_least_recent_clients() -> None:
 
 
 def test_admission_checks_the_key_then_the_rate() -> None:
-    open_door = Admission([], RateLimiter(0, 1, FakeClock()))
+    open_door = Admission([], RateLimiter(0, 1, FakeClock()), throttle(FakeClock()))
     open_door.admit(None, "10.0.0.1")
-    guarded = Admission(["s3cret"], RateLimiter(1, 1, FakeClock()))
+    guarded = Admission(["s3cret"], RateLimiter(1, 1, FakeClock()), throttle(FakeClock()))
     with pytest.raises(Unauthorized):
         guarded.admit(None, "10.0.0.1")
     with pytest.raises(Unauthorized):

@@ -84,28 +84,16 @@ def serve(
     if entry is None:
         raise _fail(f"unknown service {service!r}: choose from {', '.join(BY_NAME)}")
     settings = load_settings(entry)
-    import uvicorn
+    from minishop.platform.server import serve as serve_app
 
     app = entry.app_factory()(settings)
     provider = app.state.telemetry.tracer_provider
     if provider is not None:  # one service per process: its provider is the process's
         trace.set_tracer_provider(provider)
-    config = uvicorn.Config(
-        app,
-        host=settings.host,
-        port=settings.port,
-        log_config=None,
-        access_log=False,
-        lifespan="on",
-        timeout_graceful_shutdown=10,
-        server_header=False,
-    )
-    server = uvicorn.Server(config)
     supervisor_pid = os.environ.get(SUPERVISOR_PID_VARIABLE)
     if supervisor_pid:
         stop_when_orphaned(int(supervisor_pid))
-    server.run()
-    if not server.started:
+    if not serve_app(app, settings):
         sys.exit(1)
 
 

@@ -12,7 +12,8 @@ from opentelemetry.sdk.trace.export import SpanExporter
 from minishop.gateway.adapters import http_api
 from minishop.gateway.adapters.proxy import Proxy
 from minishop.gateway.application.admission import Admission
-from minishop.gateway.domain.rate_limit import RateLimiter
+from minishop.gateway.domain.client_address import ClientResolver
+from minishop.gateway.domain.rate_limit import FailureThrottle, RateLimiter
 from minishop.gateway.domain.routing import SERVICES
 from minishop.gateway.settings import GatewaySettings
 from minishop.platform.http import build_client, liveness_check
@@ -47,7 +48,20 @@ def create_app(
     }
     admission = Admission(
         settings.api_keys,
-        RateLimiter(settings.rate_limit_per_second, settings.rate_limit_burst, time.monotonic),
+        RateLimiter(
+            settings.rate_limit_per_second,
+            settings.rate_limit_burst,
+            time.monotonic,
+            max_clients=settings.rate_limit_max_clients,
+        ),
+        FailureThrottle(
+            settings.auth_failure_limit,
+            settings.auth_failure_window_seconds,
+            settings.auth_failure_block_seconds,
+            time.monotonic,
+            max_clients=settings.rate_limit_max_clients,
+        ),
+        ClientResolver(settings.trusted_proxies),
     )
 
     async def close_clients() -> None:
@@ -61,6 +75,7 @@ def create_app(
             telemetry=telemetry,
             routers=[http_api.build_router(Proxy(clients), admission)],
             max_body_bytes=settings.max_body_bytes,
+            body_read_timeout_seconds=settings.body_read_timeout_seconds,
             readiness={service: liveness_check(client) for service, client in clients.items()},
             on_shutdown=[close_clients],
         )

@@ -61,6 +61,7 @@ class ServiceParts:
     telemetry: Telemetry
     routers: Sequence[APIRouter]
     max_body_bytes: int
+    body_read_timeout_seconds: float
     engine: AsyncEngine | None = None
     migrations_dir: Path | None = None
     database_schema: str | None = None
@@ -140,7 +141,11 @@ def create_service_app(parts: ServiceParts) -> FastAPI:
         app.include_router(router)
     # Innermost first: the guard answers before a body is read, inside the middleware
     # that counts and logs every request, so refusals show like any other 4xx.
-    app.add_middleware(BodySizeLimitMiddleware, max_body_bytes=parts.max_body_bytes)
+    app.add_middleware(
+        BodySizeLimitMiddleware,
+        max_body_bytes=parts.max_body_bytes,
+        read_timeout_seconds=parts.body_read_timeout_seconds,
+    )
     if guarded:
         app.add_middleware(
             AccessGuard,

@@ -43,6 +43,27 @@ class ServiceSettings(BaseSettings):
     max_body_bytes: int = Field(default=65_536, ge=1024)
     http_timeout_seconds: float = Field(default=5.0, gt=0)
     idempotency_wait_seconds: float = Field(default=10.0, gt=0)
+    max_header_bytes: int = Field(
+        default=16_384,
+        ge=1024,
+        le=1_048_576,
+        description="URL plus header lines; more is refused with 431 before it is buffered.",
+    )
+    max_header_count: int = Field(
+        default=100, ge=8, le=10_000, description="Headers in one request; more is a 431."
+    )
+    header_read_timeout_seconds: float = Field(
+        default=10.0,
+        gt=0,
+        le=300,
+        description="From a connection's first byte (or its opening) to the end of the headers.",
+    )
+    body_read_timeout_seconds: float = Field(
+        default=10.0,
+        gt=0,
+        le=300,
+        description="From the request's start to the end of its body; slower is a 408.",
+    )
     # One value for the whole shop, so no service prefix: read from MINISHOP_* only.
     internal_token: SecretStr | None = Field(
         default=None,

@@ -30,6 +30,7 @@ def create_app(
             telemetry=telemetry,
             routers=[http_api.build_router(inbox, ReceiverMetrics(telemetry.metrics))],
             max_body_bytes=settings.max_body_bytes,
+            body_read_timeout_seconds=settings.body_read_timeout_seconds,
             on_startup=[inbox.load],
         )
     )

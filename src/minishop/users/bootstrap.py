@@ -29,6 +29,7 @@ def create_app(settings: UsersSettings, *, span_exporter: SpanExporter | None = 
             telemetry=base.telemetry,
             routers=[router],
             max_body_bytes=settings.max_body_bytes,
+            body_read_timeout_seconds=settings.body_read_timeout_seconds,
             engine=base.engine,
             migrations_dir=MIGRATIONS,
             database_schema=base.database_schema,

@@ -9,7 +9,12 @@ from typing import Annotated
 from fastapi import APIRouter, Depends, Header, Request, Response
 
 from minishop.gateway.adapters.proxy import Proxy
-from minishop.gateway.application.admission import Admission, RateLimited, Unauthorized
+from minishop.gateway.application.admission import (
+    Admission,
+    AuthThrottled,
+    RateLimited,
+    Unauthorized,
+)
 from minishop.gateway.domain.routing import (
     SERVICES,
     SHORTCUTS,
@@ -30,15 +35,19 @@ def build_router(proxy: Proxy, admission: Admission) -> APIRouter:
         request: Request,
         api_key: Annotated[str | None, Header(alias="X-API-Key")] = None,
     ) -> None:
+        peer = request.client.host if request.client else None
+        forwarded_for = (
+            request.headers.getlist("x-forwarded-for") if admission.reads_forwarded_for else ()
+        )
         try:
-            admission.admit(api_key, request.client.host if request.client else "unknown")
+            admission.admit(api_key, peer, forwarded_for)
         except Unauthorized as exc:
             raise Problem(401, str(exc), type_="unauthorized") from exc
         except RateLimited as exc:
             raise Problem(
                 429,
                 str(exc),
-                type_="rate-limited",
+                type_="auth-throttled" if isinstance(exc, AuthThrottled) else "rate-limited",
                 headers={"Retry-After": str(max(1, math.ceil(exc.retry_after)))},
             ) from exc
 

@@ -1,0 +1,55 @@
+"""How every service is served: one uvicorn configuration, with the shop's limits.
+
+``minishop serve`` (and so ``minishop up``) runs each service through :func:`serve`,
+so the choices here hold for all of them:
+
+- ``proxy_headers=False``: uvicorn would otherwise believe ``X-Forwarded-For`` from
+  loopback and hand the application any client address a caller makes up. The
+  connection's peer is the client; only the gateway looks past it, and only for the
+  proxies its ``trusted_proxies`` setting names (gateway/domain/client_address.py).
+- header size, header count and header read time are bounded by
+  :mod:`minishop.platform.http_protocol` (httptools has no such limits);
+- ``timeout_graceful_shutdown=3`` leaves room in the 5 s stop budget for the final
+  telemetry flush;
+- no ``server`` header, no uvicorn logging configuration and no access log: the
+  observability middleware logs each request once, in the shop's JSON format.
+"""
+
+from __future__ import annotations
+
+import uvicorn
+from starlette.types import ASGIApp
+
+from minishop.platform.http_protocol import limited_protocol
+from minishop.platform.settings import ServiceSettings
+
+GRACEFUL_SHUTDOWN_SECONDS = 3
+KEEP_ALIVE_SECONDS = 5
+
+
+def build_config(app: ASGIApp, settings: ServiceSettings) -> uvicorn.Config:
+    """The uvicorn configuration of one service; tests start real servers from it too."""
+    return uvicorn.Config(
+        app,
+        host=settings.host,
+        port=settings.port,
+        http=limited_protocol(
+            max_header_bytes=settings.max_header_bytes,
+            max_header_count=settings.max_header_count,
+            header_timeout_seconds=settings.header_read_timeout_seconds,
+        ),
+        proxy_headers=False,
+        timeout_keep_alive=KEEP_ALIVE_SECONDS,
+        timeout_graceful_shutdown=GRACEFUL_SHUTDOWN_SECONDS,
+        server_header=False,
+        log_config=None,
+        access_log=False,
+        lifespan="on",
+    )
+
+
+def serve(app: ASGIApp, settings: ServiceSettings) -> bool:
+    """Serve ``app`` until told to stop; False when the server never started."""
+    server = uvicorn.Server(build_config(app, settings))
+    server.run()
+    return server.started
