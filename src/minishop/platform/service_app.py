@@ -34,6 +34,7 @@ from minishop.platform.database import (
 )
 from minishop.platform.idempotency import IdempotencyStore
 from minishop.platform.migrations import upgrade_to_head
+from minishop.platform.openapi import ProblemRule, default_rules, install_problem_documentation
 from minishop.platform.problems import install_problem_handlers
 from minishop.platform.settings import ServiceSettings
 
@@ -65,6 +66,8 @@ class ServiceParts:
     readiness: Mapping[str, HealthCheck] = field(default_factory=dict)
     on_startup: Sequence[Hook] = ()
     on_shutdown: Sequence[Hook] = ()
+    problem_rules: Sequence[ProblemRule] = ()
+    """Problems this service answers beyond the common ones (see ``platform.openapi``)."""
 
 
 def create_service_app(parts: ServiceParts) -> FastAPI:
@@ -124,6 +127,9 @@ def create_service_app(parts: ServiceParts) -> FastAPI:
     app.include_router(build_health_router(parts.name, checks))
     for router in parts.routers:
         app.include_router(router)
+    install_problem_documentation(
+        app, [*default_rules(has_database=engine is not None), *parts.problem_rules]
+    )
     return app
 
 
