@@ -163,6 +163,13 @@ def _json_number(value: object) -> object:
     return value
 
 
+def bounded_number(minimum: float, maximum: float) -> Any:
+    """A finite JSON number in ``[minimum, maximum]``; strings and booleans are refused."""
+    return Annotated[
+        float, BeforeValidator(_json_number), Field(ge=minimum, le=maximum, allow_inf_nan=False)
+    ]
+
+
 def money_in(minimum_exclusive: Decimal, maximum: Decimal) -> Any:
     """An amount in ``(minimum_exclusive, maximum]`` with at most 2 decimals, as a JSON number.
 

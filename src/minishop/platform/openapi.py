@@ -66,8 +66,9 @@ DESCRIPTIONS = {
     504: "An upstream service did not answer in time.",
 }
 
-BODY_STATUSES = (408, 413)
-"""What any operation with a request body may answer while the body is read."""
+BODY_STATUSES = (400, 408, 413)
+"""What any operation with a request body may answer while the body is read: not
+readable (e.g. not UTF-8), not arrived in time, too large."""
 IDEMPOTENCY_STATUSES = (400, 409, 422)
 """An invalid key, the same key still running, the same key with a different body."""
 PRIVATE_PREFIXES = ("/internal", "/admin")
@@ -90,8 +91,8 @@ def problem_responses(*statuses: int) -> dict[int | str, dict[str, Any]]:
 
 
 @dataclass(frozen=True)
-class ProblemRule:
-    """Statuses that every operation matching the rule may answer.
+class ResponseRule:
+    """Statuses that every operation matching the rule may answer (problems by default).
 
     ``prefixes`` match the path; ``methods`` (upper case) the method, all when empty;
     ``applies`` looks at the OpenAPI operation itself (e.g. "has a request body").
@@ -144,15 +145,15 @@ def takes_idempotency_key(operation: Operation) -> bool:
     )
 
 
-def default_rules(*, has_database: bool) -> list[ProblemRule]:
+def default_rules(*, has_database: bool) -> list[ResponseRule]:
     """The problems every service answers, by what its operations take and own."""
     rules = [
-        ProblemRule((500,)),
-        ProblemRule((422,), applies=has_input),
-        ProblemRule(BODY_STATUSES, applies=has_body),
-        ProblemRule(IDEMPOTENCY_STATUSES, applies=takes_idempotency_key),
-        ProblemRule(GUARD_STATUSES, prefixes=PRIVATE_PREFIXES),
-        ProblemRule(
+        ResponseRule((500,)),
+        ResponseRule((422,), applies=has_input),
+        ResponseRule(BODY_STATUSES, applies=has_body),
+        ResponseRule(IDEMPOTENCY_STATUSES, applies=takes_idempotency_key),
+        ResponseRule(GUARD_STATUSES, prefixes=PRIVATE_PREFIXES),
+        ResponseRule(
             (503,),
             prefixes=("/health/ready",),
             media_type="application/json",
@@ -160,11 +161,11 @@ def default_rules(*, has_database: bool) -> list[ProblemRule]:
         ),
     ]
     if has_database:
-        rules.append(ProblemRule((503,), prefixes=("/api", "/internal", "/admin")))
+        rules.append(ResponseRule((503,), prefixes=("/api", "/internal", "/admin")))
     return rules
 
 
-def install_problem_documentation(app: FastAPI, rules: Iterable[ProblemRule]) -> None:
+def install_problem_documentation(app: FastAPI, rules: Iterable[ResponseRule]) -> None:
     """Make ``app.openapi()`` document the problems ``rules`` (and later declarations) name."""
     app.state.problem_rules = list(rules)
     generate = app.openapi
@@ -188,9 +189,9 @@ def declare_problems(
     For parts that add answers outside the routes: a guard (401/403 under ``/admin``),
     a rate limit (429 everywhere), a header limit (431). Call after the app is built.
     """
-    rules: list[ProblemRule] = app.state.problem_rules
+    rules: list[ResponseRule] = app.state.problem_rules
     rules.append(
-        ProblemRule(
+        ResponseRule(
             tuple(statuses),
             prefixes=prefixes,
             methods=frozenset(method.upper() for method in methods),
@@ -199,7 +200,7 @@ def declare_problems(
     app.openapi_schema = None  # the next openapi() call regenerates with the new rule
 
 
-def document_problems(schema: dict[str, Any], rules: Iterable[ProblemRule]) -> None:
+def document_problems(schema: dict[str, Any], rules: Iterable[ResponseRule]) -> None:
     """Add the ``Problem`` schema and each rule's statuses to ``schema``, idempotently.
 
     FastAPI's own 422 (``HTTPValidationError`` as ``application/json``) is replaced:

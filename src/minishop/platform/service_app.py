@@ -34,7 +34,7 @@ from minishop.platform.database import (
 )
 from minishop.platform.idempotency import IdempotencyStore
 from minishop.platform.migrations import upgrade_to_head
-from minishop.platform.openapi import ProblemRule, default_rules, install_problem_documentation
+from minishop.platform.openapi import ResponseRule, default_rules, install_problem_documentation
 from minishop.platform.problems import install_problem_handlers
 from minishop.platform.settings import ServiceSettings
 
@@ -66,7 +66,7 @@ class ServiceParts:
     readiness: Mapping[str, HealthCheck] = field(default_factory=dict)
     on_startup: Sequence[Hook] = ()
     on_shutdown: Sequence[Hook] = ()
-    problem_rules: Sequence[ProblemRule] = ()
+    problem_rules: Sequence[ResponseRule] = ()
     """Problems this service answers beyond the common ones (see ``platform.openapi``)."""
 
 

@@ -17,6 +17,7 @@ from minishop.payments.domain.model import (
     MAX_CARD_NUMBER_LENGTH,
     MAX_ORDER_ID,
     MAX_PAYMENT_ID_LENGTH,
+    MAX_PROVIDER_LATENCY_MS,
     DependencyUnavailable,
     InvalidPayment,
     OrderNotFound,
@@ -32,6 +33,7 @@ from minishop.platform.http import (
     PageParams,
     SafeText,
     bounded_int,
+    bounded_number,
     cents_to_decimal,
     idempotent_json,
     is_storable_text,
@@ -79,11 +81,15 @@ class PaymentOut(BaseModel):
         )
 
 
+Rate = bounded_number(0, 1)
+LatencyMs = bounded_number(0, MAX_PROVIDER_LATENCY_MS)
+
+
 class ProviderSettings(BaseModel):
     model_config = ConfigDict(extra="forbid")
-    failure_rate: float = Field(ge=0, le=1)
-    latency_min_ms: float = Field(ge=0, le=60_000)
-    latency_max_ms: float = Field(ge=0, le=60_000)
+    failure_rate: Rate
+    latency_min_ms: LatencyMs
+    latency_max_ms: LatencyMs
 
 
 def build_router(

@@ -186,7 +186,10 @@ def build_router(
         "/internal/inventory/deductions",
         status_code=201,
         response_model=DeductionOut,
-        responses=problem_responses(409),
+        responses={
+            200: {"model": DeductionOut, "description": "The same deduction, already taken."},
+            **problem_responses(409),
+        },
         tags=["inventory (internal)"],
     )
     async def deduct(body: DeductRequest, response: Response) -> DeductionOut:
