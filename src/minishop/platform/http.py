@@ -110,13 +110,10 @@ def bounded_int(minimum: int, maximum: int, **field: Any) -> Any:
 
     Lax coercion would let a client's type bug pass silently (``true`` as quantity 1);
     the bounds keep the value inside what the column holds, so the database never
-    raises on it.
+    raises on it. Each service builds its ids and quantities from its domain's limits,
+    e.g. ``bounded_int(1, MAX_QUANTITY)``.
     """
     return Annotated[int, Field(strict=True, ge=minimum, le=maximum, **field)]
-
-
-Id = bounded_int(1, INTEGER_MAX, examples=[1])
-"""A reference to a row by its ``INTEGER`` primary key, in a request body or query."""
 
 
 def id_exists_in_range(value: int, maximum: int = INTEGER_MAX) -> bool:

@@ -54,7 +54,8 @@ class PayRequest(BaseModel):
     card_number: SafeText | None = Field(
         default=None,
         max_length=MAX_CARD_NUMBER_LENGTH,
-        description="Optional; only its last four digits are kept.",
+        pattern=r"^[0-9 -]+$",
+        description="Optional; ASCII digits with spaces or hyphens. Only the last four are kept.",
         examples=["4242 4242 4242 4242"],
     )
 
