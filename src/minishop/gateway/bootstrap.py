@@ -17,9 +17,30 @@ from minishop.gateway.domain.rate_limit import FailureThrottle, RateLimiter
 from minishop.gateway.domain.routing import SERVICES
 from minishop.gateway.settings import GatewaySettings
 from minishop.platform.http import build_client, liveness_check
+from minishop.platform.openapi import ResponseRule
 from minishop.platform.service_app import ServiceParts, create_service_app, service_telemetry
 
 SERVICE = "gateway"
+PUBLIC_PREFIXES = ("/api/v1", "/order", "/payment/pay")
+PROXY_RESPONSES = [
+    # The gateway's own answers (keys, rate limit, upstream down or slow) and every
+    # problem a service answers to what it is sent, passed on as it is.
+    ResponseRule((400, 401, 404, 405, 409, 413, 422, 429, 502, 503, 504), PUBLIC_PREFIXES),
+    ResponseRule(
+        (201,),
+        PUBLIC_PREFIXES,
+        methods=frozenset({"POST"}),
+        media_type="application/json",
+        description="Created, as the service answers it.",
+    ),
+    ResponseRule(
+        (402,),
+        ("/payment/pay", "/api/v1/payments"),
+        methods=frozenset({"POST"}),
+        media_type="application/json",
+        description="The provider declined the charge (the payment is in the body).",
+    ),
+]
 
 
 def create_app(
@@ -78,5 +99,6 @@ def create_app(
             body_read_timeout_seconds=settings.body_read_timeout_seconds,
             readiness={service: liveness_check(client) for service, client in clients.items()},
             on_shutdown=[close_clients],
+            problem_rules=PROXY_RESPONSES,
         )
     )

@@ -28,7 +28,8 @@ from starlette.requests import Request
 from starlette.responses import JSONResponse
 from starlette.types import ASGIApp, Receive, Scope, Send
 
-from minishop.platform.problems import PROBLEM_MEDIA_TYPE, problem_response
+from minishop.platform.openapi import problem_response as documented_problem
+from minishop.platform.problems import problem_response
 from minishop.platform.settings import ADMIN_TOKEN_VARIABLE, INTERNAL_TOKEN_VARIABLE
 
 INTERNAL_TOKEN_HEADER = "X-Internal-Token"
@@ -200,35 +201,16 @@ def closed_zones(
     return [zone for zone in zones if tokens[zone] is None]
 
 
-def _problem_content() -> dict[str, Any]:
-    return {
-        PROBLEM_MEDIA_TYPE: {
-            "schema": {
-                "type": "object",
-                "properties": {
-                    "type": {"type": "string"},
-                    "title": {"type": "string"},
-                    "status": {"type": "integer"},
-                    "detail": {"type": "string"},
-                    "instance": {"type": "string"},
-                },
-                "required": ["type", "title", "status", "detail"],
-            }
-        }
-    }
-
-
 def access_responses(zone: Zone) -> Mapping[int, dict[str, Any]]:
     """The OpenAPI ``responses`` a guarded route adds: its 401 and 403 problem answers."""
     credential = (
         f"`{INTERNAL_TOKEN_HEADER}`" if not zone.bearer else "`Authorization: Bearer <token>`"
     )
     return {
-        401: {"description": f"No credential: send {credential}.", "content": _problem_content()},
-        403: {
-            "description": f"Wrong credential, or {zone.variable} is not set on the service.",
-            "content": _problem_content(),
-        },
+        401: documented_problem(401, f"No credential: send {credential}."),
+        403: documented_problem(
+            403, f"Wrong credential, or {zone.variable} is not set on the service."
+        ),
     }
 
 

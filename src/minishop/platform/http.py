@@ -9,10 +9,17 @@ from typing import Annotated, Any, Generic, TypeVar
 
 import httpx
 import orjson
-from fastapi import Depends, Header, Query, Request, Response
+from fastapi import Depends, Header, Path, Query, Request, Response
 from opentelemetry import trace
 from opentelemetry.instrumentation.utils import suppress_instrumentation
-from pydantic import BaseModel, PlainSerializer, SecretStr
+from pydantic import (
+    AfterValidator,
+    BaseModel,
+    BeforeValidator,
+    Field,
+    PlainSerializer,
+    SecretStr,
+)
 
 from minishop.observability.httpx_transport import TracingTransport
 from minishop.platform.access import INTERNAL_TOKEN_HEADER
@@ -102,6 +109,95 @@ def liveness_check(client: httpx.AsyncClient) -> Callable[[], Awaitable[None]]:
     return check
 
 
+INTEGER_MAX = 2**31 - 1
+"""The largest value an ``INTEGER`` column holds on both databases.
+
+PostgreSQL's ``integer`` is 32-bit; SQLite's holds 64 bits. The smaller bound is the
+one a value must fit to be stored anywhere, so every id and count checks against it.
+"""
+
+MAX_PAGE_SIZE = 100
+DEFAULT_PAGE_SIZE = 50
+MAX_PAGE_OFFSET = INTEGER_MAX
+"""An ``OFFSET`` beyond any row count the tables can hold; larger is refused, not sent to SQL."""
+
+
+def bounded_int(minimum: int, maximum: int, **field: Any) -> Any:
+    """A JSON integer in ``[minimum, maximum]``, strictly: ``"1"``, ``true``, ``1.0`` are refused.
+
+    Lax coercion would let a client's type bug pass silently (``true`` as quantity 1);
+    the bounds keep the value inside what the column holds, so the database never
+    raises on it. Each service builds its ids and quantities from its domain's limits,
+    e.g. ``bounded_int(1, MAX_QUANTITY)``.
+    """
+    return Annotated[int, Field(strict=True, ge=minimum, le=maximum, **field)]
+
+
+def id_exists_in_range(value: int, maximum: int = INTEGER_MAX) -> bool:
+    """Whether a path id could name a row at all.
+
+    The rule for path ids everywhere: a value that is not an integer is malformed
+    (422, from validation); an integer no column can hold names nothing, so it is
+    answered like any other missing row (404) without touching the database.
+    """
+    return 1 <= value <= maximum
+
+
+PathId = Annotated[
+    int,
+    Path(description="The resource's id; one that cannot exist answers 404.", examples=[1]),
+]
+
+
+def _storable(value: str) -> str:
+    if "\x00" in value:
+        raise ValueError("must not contain NUL characters")
+    if any("\ud800" <= char <= "\udfff" for char in value):
+        raise ValueError("must not contain unpaired surrogate characters")
+    return value
+
+
+SafeText = Annotated[str, AfterValidator(_storable)]
+"""Text every database can store: no NUL (PostgreSQL refuses it) and no lone surrogates
+(they have no UTF-8 encoding). Compose with ``Field(max_length=...)`` for the column's size."""
+
+
+def is_storable_text(value: str) -> bool:
+    """``SafeText``'s rule for values checked by hand (path segments)."""
+    try:
+        _storable(value)
+    except ValueError:
+        return False
+    return True
+
+
+def _json_number(value: object) -> object:
+    if isinstance(value, bool | str):
+        raise ValueError("must be a JSON number, not a string or boolean")
+    return value
+
+
+def bounded_number(minimum: float, maximum: float) -> Any:
+    """A finite JSON number in ``[minimum, maximum]``; strings and booleans are refused."""
+    return Annotated[
+        float, BeforeValidator(_json_number), Field(ge=minimum, le=maximum, allow_inf_nan=False)
+    ]
+
+
+def money_in(minimum_exclusive: Decimal, maximum: Decimal) -> Any:
+    """An amount in ``(minimum_exclusive, maximum]`` with at most 2 decimals, as a JSON number.
+
+    Strings and booleans are refused like ids are; infinities and NaN are refused by
+    the bounds. ``maximum`` is where the cents column stops holding it.
+    """
+    return Annotated[
+        Decimal,
+        BeforeValidator(_json_number),
+        Field(gt=minimum_exclusive, le=maximum, decimal_places=2, allow_inf_nan=False),
+        PlainSerializer(float, return_type=float, when_used="json"),
+    ]
+
+
 IdempotencyKey = Annotated[
     str | None,
     Header(
@@ -120,8 +216,8 @@ class Page:
 
 
 def page(
-    limit: Annotated[int, Query(ge=1, le=100)] = 50,
-    offset: Annotated[int, Query(ge=0)] = 0,
+    limit: Annotated[int, Query(ge=1, le=MAX_PAGE_SIZE)] = DEFAULT_PAGE_SIZE,
+    offset: Annotated[int, Query(ge=0, le=MAX_PAGE_OFFSET)] = 0,
 ) -> Page:
     return Page(limit=limit, offset=offset)
 

@@ -23,6 +23,7 @@ from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 
+import orjson
 from sqlalchemy import (
     Column,
     DateTime,
@@ -66,16 +67,30 @@ class StoredResponse:
     body: bytes
 
 
+def canonical_body(body: bytes) -> bytes:
+    """The body as a replay should compare it: JSON by meaning, anything else by bytes.
+
+    A client retrying with the same JSON re-ordered or re-spaced sends the same request,
+    so keys are sorted and whitespace dropped. A body that is not JSON orjson can read
+    (or holds an integer beyond 64 bits) is compared byte for byte.
+    """
+    try:
+        return orjson.dumps(orjson.loads(body), option=orjson.OPT_SORT_KEYS)
+    except (orjson.JSONDecodeError, orjson.JSONEncodeError):
+        return body
+
+
 def fingerprint(method: str, path: str, body: bytes) -> str:
-    return hashlib.sha256(b"%s %s\n%s" % (method.encode(), path.encode(), body)).hexdigest()
+    canonical = canonical_body(body)
+    return hashlib.sha256(b"%s %s\n%s" % (method.encode(), path.encode(), canonical)).hexdigest()
 
 
 def validate_key(key: str) -> str:
     key = key.strip()
-    if not key or len(key) > MAX_KEY_LENGTH:
+    if not key or len(key) > MAX_KEY_LENGTH or not key.isprintable():
         raise Problem(
             400,
-            f"Idempotency-Key must be 1 to {MAX_KEY_LENGTH} characters.",
+            f"Idempotency-Key must be 1 to {MAX_KEY_LENGTH} printable characters.",
             type_="invalid-idempotency-key",
         )
     return key

@@ -36,6 +36,7 @@ from minishop.platform.database import (
 )
 from minishop.platform.idempotency import IdempotencyStore
 from minishop.platform.migrations import upgrade_to_head
+from minishop.platform.openapi import ResponseRule, default_rules, install_problem_documentation
 from minishop.platform.problems import install_problem_handlers
 from minishop.platform.settings import ServiceSettings
 
@@ -71,6 +72,8 @@ class ServiceParts:
     # The credentials of its /internal and /admin routes; None closes those routes.
     internal_token: SecretStr | None = None
     admin_token: SecretStr | None = None
+    problem_rules: Sequence[ResponseRule] = ()
+    """Problems this service answers beyond the common ones (see ``platform.openapi``)."""
 
 
 def create_service_app(parts: ServiceParts) -> FastAPI:
@@ -154,6 +157,9 @@ def create_service_app(parts: ServiceParts) -> FastAPI:
             admin_token=parts.admin_token,
         )
     app.add_middleware(ObservabilityMiddleware, telemetry=telemetry)
+    install_problem_documentation(
+        app, [*default_rules(has_database=engine is not None), *parts.problem_rules]
+    )
     return app
 
 

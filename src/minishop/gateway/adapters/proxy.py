@@ -35,6 +35,8 @@ class Proxy:
                 content=await request.body(),
                 headers=headers,
             )
+        except httpx.InvalidURL as exc:  # e.g. control characters: no service route has them
+            raise Problem(404, "No public route has this path.", type_="not-found") from exc
         except httpx.TimeoutException as exc:
             raise Problem(
                 504,

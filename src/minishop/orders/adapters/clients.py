@@ -1,4 +1,9 @@
-"""HTTP clients of the services orders depends on, behind the application's ports."""
+"""HTTP clients of the services orders depends on, behind the application's ports.
+
+How a downstream answer is read: a 404 or 422 about an id orders passed on means the
+client's input names nothing (a 4xx for the client, never a 503); only a network error,
+a timeout, a 5xx or an answer orders cannot read makes the dependency unavailable.
+"""
 
 from __future__ import annotations
 
@@ -9,10 +14,14 @@ import httpx
 
 from minishop.orders.domain.model import (
     DependencyUnavailable,
+    InvalidOrder,
     OrderLine,
     OutOfStock,
     UnknownProducts,
 )
+
+NAMES_NOTHING = frozenset({404, 422})
+"""Downstream statuses that mean the id asked about cannot be found there."""
 
 
 def _unavailable(service: str, error: httpx.HTTPError | httpx.Response) -> DependencyUnavailable:
@@ -30,7 +39,7 @@ class HttpUserDirectory:
             response = await self._client.get(f"/api/v1/users/{user_id}")
         except httpx.HTTPError as exc:
             raise _unavailable("users", exc) from exc
-        if response.status_code == 404:
+        if response.status_code in NAMES_NOTHING:
             return False
         if response.status_code != 200:
             raise _unavailable("users", response)
@@ -49,11 +58,17 @@ class HttpCatalog:
             )
         except httpx.HTTPError as exc:
             raise _unavailable("products", exc) from exc
+        if response.status_code in NAMES_NOTHING:
+            raise UnknownProducts(list(product_ids))
         if response.status_code != 200:
             raise _unavailable("products", response)
-        return {
-            item["id"]: int(Decimal(str(item["price"])) * 100) for item in response.json()["items"]
-        }
+        try:
+            return {
+                int(item["id"]): int(Decimal(str(item["price"])) * 100)
+                for item in response.json()["items"]
+            }
+        except (ValueError, KeyError, TypeError, ArithmeticError) as exc:
+            raise DependencyUnavailable("products", "answered an unreadable catalog") from exc
 
 
 class HttpInventory:
@@ -75,7 +90,12 @@ class HttpInventory:
         if response.status_code == 409 and problem.get("type") == "insufficient-stock":
             raise OutOfStock(str(problem.get("detail")), problem.get("product_id"))
         if problem.get("type") == "product-not-found":
-            raise UnknownProducts([int(problem["product_id"])])
+            product_id = problem.get("product_id")
+            raise UnknownProducts(
+                [product_id] if isinstance(product_id, int) else [line.product_id for line in lines]
+            )
+        if response.status_code == 422:
+            raise InvalidOrder(f"The inventory refused the order: {problem.get('detail', '')}")
         raise _unavailable("products", response)
 
     async def release(self, reservation_id: str) -> None:

@@ -6,12 +6,15 @@ from datetime import datetime
 from typing import Annotated
 
 from fastapi import APIRouter, Query, Request, Response
-from pydantic import BaseModel, ConfigDict, Field
+from pydantic import BaseModel, ConfigDict, Field, StrictBool
 
 from minishop.orders.adapters.telemetry import OrderMetrics
 from minishop.orders.application.services import OrderService
 from minishop.orders.domain.model import (
+    MAX_ID,
     MAX_LINES,
+    MAX_PAYMENT_ID_LENGTH,
+    MAX_QUANTITY,
     DependencyUnavailable,
     InvalidOrder,
     InvalidTransition,
@@ -26,22 +29,30 @@ from minishop.platform.http import (
     Money,
     PageOf,
     PageParams,
+    PathId,
+    SafeText,
+    bounded_int,
     cents_to_decimal,
+    id_exists_in_range,
     idempotent_json,
 )
 from minishop.platform.idempotency import IdempotencyStore
+from minishop.platform.openapi import problem_responses
 from minishop.platform.problems import Problem
+
+RefId = bounded_int(1, MAX_ID, examples=[1])
+Quantity = bounded_int(1, MAX_QUANTITY, examples=[2])
 
 
 class OrderItemIn(BaseModel):
     model_config = ConfigDict(extra="forbid")
-    product_id: int = Field(gt=0, examples=[1])
-    quantity: int = Field(gt=0, le=10_000, examples=[2])
+    product_id: RefId
+    quantity: Quantity
 
 
 class CreateOrder(BaseModel):
     model_config = ConfigDict(extra="forbid")
-    user_id: int = Field(gt=0, examples=[1])
+    user_id: RefId
     items: list[OrderItemIn] = Field(min_length=1, max_length=MAX_LINES)
 
 
@@ -82,8 +93,8 @@ class OrderOut(BaseModel):
 
 class PaymentResult(BaseModel):
     model_config = ConfigDict(extra="forbid")
-    payment_id: str = Field(min_length=1, max_length=64)
-    succeeded: bool
+    payment_id: SafeText = Field(min_length=1, max_length=MAX_PAYMENT_ID_LENGTH)
+    succeeded: StrictBool
 
 
 def _place_problem(exc: Exception) -> Problem:
@@ -115,7 +126,13 @@ def build_router(
 ) -> APIRouter:
     router = APIRouter()
 
-    @router.post("/api/v1/orders", status_code=201, response_model=OrderOut, tags=["orders"])
+    @router.post(
+        "/api/v1/orders",
+        status_code=201,
+        response_model=OrderOut,
+        responses=problem_responses(409, 503),
+        tags=["orders"],
+    )
     async def create_order(
         body: CreateOrder, request: Request, idempotency_key: IdempotencyKey = None
     ) -> Response:
@@ -132,16 +149,23 @@ def build_router(
 
         return await idempotent_json(request, store, idempotency_key, place)
 
-    @router.get("/api/v1/orders/{order_id}", response_model=OrderOut, tags=["orders"])
-    async def get_order(order_id: int) -> OrderOut:
+    @router.get(
+        "/api/v1/orders/{order_id}",
+        response_model=OrderOut,
+        responses=problem_responses(404),
+        tags=["orders"],
+    )
+    async def get_order(order_id: PathId) -> OrderOut:
         try:
+            if not id_exists_in_range(order_id, MAX_ID):
+                raise OrderNotFound(order_id)
             return OrderOut.of(await service.get(order_id))
         except OrderNotFound as exc:
             raise Problem(404, str(exc), type_="order-not-found") from exc
 
     @router.get("/api/v1/orders", response_model=PageOf[OrderOut], tags=["orders"])
     async def list_orders(
-        page: PageParams, user_id: Annotated[int | None, Query(gt=0)] = None
+        page: PageParams, user_id: Annotated[int | None, Query(ge=1, le=MAX_ID)] = None
     ) -> PageOf[OrderOut]:
         found = await service.list(page.limit, page.offset, user_id)
         return PageOf[OrderOut].of([OrderOut.of(order) for order in found], page)
@@ -149,10 +173,13 @@ def build_router(
     @router.post(
         "/internal/orders/{order_id}/payment-result",
         response_model=OrderOut,
+        responses=problem_responses(404, 409),
         tags=["orders (internal)"],
     )
-    async def record_payment(order_id: int, body: PaymentResult) -> OrderOut:
+    async def record_payment(order_id: PathId, body: PaymentResult) -> OrderOut:
         try:
+            if not id_exists_in_range(order_id, MAX_ID):
+                raise OrderNotFound(order_id)
             order = await service.record_payment(order_id, body.succeeded, body.payment_id)
         except OrderNotFound as exc:
             raise Problem(404, str(exc), type_="order-not-found") from exc

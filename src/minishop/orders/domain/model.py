@@ -10,6 +10,12 @@ from enum import StrEnum
 
 MAX_LINES = 100
 MAX_QUANTITY = 10_000
+"""Units of one product in one order (lines for the same product are added up first)."""
+MAX_ID = 2**31 - 1
+"""Order, user and product ids are ``INTEGER`` keys: the largest value both databases hold."""
+MAX_TOTAL_CENTS = 2**31 - 1
+"""An order's total is an ``INTEGER`` of cents: 21,474,836.47 is the most it can record."""
+MAX_PAYMENT_ID_LENGTH = 64
 
 
 class OrderStatus(StrEnum):
@@ -76,19 +82,23 @@ class OrderRequest:
 
     @classmethod
     def create(cls, user_id: int, items: Sequence[tuple[int, int]]) -> OrderRequest:
-        if user_id <= 0:
-            raise InvalidOrder("user_id must be a positive id")
+        if not 0 < user_id <= MAX_ID:
+            raise InvalidOrder(f"user_id must be an id between 1 and {MAX_ID}")
         if not items:
             raise InvalidOrder("an order needs at least one item")
         if len(items) > MAX_LINES:
             raise InvalidOrder(f"an order has at most {MAX_LINES} items")
         merged: Counter[int] = Counter()
         for product_id, quantity in items:
-            if product_id <= 0:
-                raise InvalidOrder("product_id must be a positive id")
+            if not 0 < product_id <= MAX_ID:
+                raise InvalidOrder(f"product_id must be an id between 1 and {MAX_ID}")
             if quantity <= 0 or quantity > MAX_QUANTITY:
                 raise InvalidOrder(f"quantity must be between 1 and {MAX_QUANTITY}")
             merged[product_id] += quantity
+            if merged[product_id] > MAX_QUANTITY:
+                raise InvalidOrder(
+                    f"an order holds at most {MAX_QUANTITY} units of product {product_id}"
+                )
         return cls(user_id, tuple(RequestedLine(pid, merged[pid]) for pid in sorted(merged)))
 
     @property
@@ -116,9 +126,12 @@ def price_lines(request: OrderRequest, prices: Mapping[int, int]) -> tuple[Order
     missing = [pid for pid in request.product_ids if pid not in prices]
     if missing:
         raise UnknownProducts(missing)
-    return tuple(
+    lines = tuple(
         OrderLine(line.product_id, line.quantity, prices[line.product_id]) for line in request.lines
     )
+    if sum(line.total_cents for line in lines) > MAX_TOTAL_CENTS:
+        raise InvalidOrder(f"an order's total is at most {MAX_TOTAL_CENTS / 100:.2f}")
+    return lines
 
 
 @dataclass(frozen=True)

@@ -1,4 +1,9 @@
-"""HTTP client of the orders service, behind the payments' OrderBook port."""
+"""HTTP client of the orders service, behind the payments' OrderBook port.
+
+A 404 or 422 for an order id means no such order can be found (the client's input,
+a 4xx); only a network error, a timeout, a 5xx or an unreadable answer makes orders
+unavailable (503).
+"""
 
 from __future__ import annotations
 
@@ -7,6 +12,8 @@ from decimal import Decimal
 import httpx
 
 from minishop.payments.domain.model import DependencyUnavailable, OrderSnapshot
+
+NAMES_NOTHING = frozenset({404, 422})
 
 
 class HttpOrderBook:
@@ -18,16 +25,19 @@ class HttpOrderBook:
             response = await self._client.get(f"/api/v1/orders/{order_id}")
         except httpx.HTTPError as exc:
             raise DependencyUnavailable("orders", type(exc).__name__) from exc
-        if response.status_code == 404:
+        if response.status_code in NAMES_NOTHING:
             return None
         if response.status_code != 200:
             raise DependencyUnavailable("orders", f"answered {response.status_code}")
-        body = response.json()
-        return OrderSnapshot(
-            id=body["order_id"],
-            status=body["status"],
-            total_cents=int(Decimal(str(body["total"])) * 100),
-        )
+        try:
+            body = response.json()
+            return OrderSnapshot(
+                id=int(body["order_id"]),
+                status=str(body["status"]),
+                total_cents=int(Decimal(str(body["total"])) * 100),
+            )
+        except (ValueError, KeyError, TypeError, ArithmeticError) as exc:
+            raise DependencyUnavailable("orders", "answered an unreadable order") from exc
 
     async def record_result(self, order_id: int, payment_id: str, succeeded: bool) -> None:
         try:

@@ -14,6 +14,10 @@ from minishop.payments.adapters.provider import ProviderBehaviour, SimulatedProv
 from minishop.payments.adapters.telemetry import PaymentMetrics
 from minishop.payments.application.services import PaymentService
 from minishop.payments.domain.model import (
+    MAX_CARD_NUMBER_LENGTH,
+    MAX_ORDER_ID,
+    MAX_PAYMENT_ID_LENGTH,
+    MAX_PROVIDER_LATENCY_MS,
     DependencyUnavailable,
     InvalidPayment,
     OrderNotFound,
@@ -27,22 +31,31 @@ from minishop.platform.http import (
     Money,
     PageOf,
     PageParams,
+    SafeText,
+    bounded_int,
+    bounded_number,
     cents_to_decimal,
     idempotent_json,
+    is_storable_text,
 )
 from minishop.platform.idempotency import IdempotencyStore
+from minishop.platform.openapi import problem_responses
 from minishop.platform.problems import Problem
 
 _log = get_logger("minishop.payments")
 
 
+OrderId = bounded_int(1, MAX_ORDER_ID, examples=[1])
+
+
 class PayRequest(BaseModel):
     model_config = ConfigDict(extra="forbid")
-    order_id: int = Field(gt=0, examples=[1])
-    card_number: str | None = Field(
+    order_id: OrderId
+    card_number: SafeText | None = Field(
         default=None,
-        max_length=32,
-        description="Optional; only its last four digits are kept.",
+        max_length=MAX_CARD_NUMBER_LENGTH,
+        pattern=r"^[0-9 -]+$",
+        description="Optional; ASCII digits with spaces or hyphens. Only the last four are kept.",
         examples=["4242 4242 4242 4242"],
     )
 
@@ -69,11 +82,15 @@ class PaymentOut(BaseModel):
         )
 
 
+Rate = bounded_number(0, 1)
+LatencyMs = bounded_number(0, MAX_PROVIDER_LATENCY_MS)
+
+
 class ProviderSettings(BaseModel):
     model_config = ConfigDict(extra="forbid")
-    failure_rate: float = Field(ge=0, le=1)
-    latency_min_ms: float = Field(ge=0, le=60_000)
-    latency_max_ms: float = Field(ge=0, le=60_000)
+    failure_rate: Rate
+    latency_min_ms: LatencyMs
+    latency_max_ms: LatencyMs
 
 
 def build_router(
@@ -87,7 +104,10 @@ def build_router(
     @router.post(
         "/api/v1/payments",
         response_model=PaymentOut,
-        responses={402: {"model": PaymentOut, "description": "The provider declined the charge."}},
+        responses={
+            402: {"model": PaymentOut, "description": "The provider declined the charge."},
+            **problem_responses(404, 409, 503),
+        },
         tags=["payments"],
     )
     async def pay(
@@ -131,16 +151,23 @@ def build_router(
             mark_failure(request, reason or "payment_failed")
         return response
 
-    @router.get("/api/v1/payments/{payment_id}", response_model=PaymentOut, tags=["payments"])
+    @router.get(
+        "/api/v1/payments/{payment_id}",
+        response_model=PaymentOut,
+        responses=problem_responses(404),
+        tags=["payments"],
+    )
     async def get_payment(payment_id: str) -> PaymentOut:
         try:
+            if len(payment_id) > MAX_PAYMENT_ID_LENGTH or not is_storable_text(payment_id):
+                raise PaymentNotFound(payment_id)  # no stored payment can have this id
             return PaymentOut.of(await service.get(payment_id))
         except PaymentNotFound as exc:
             raise Problem(404, str(exc), type_="payment-not-found") from exc
 
     @router.get("/api/v1/payments", response_model=PageOf[PaymentOut], tags=["payments"])
     async def list_payments(
-        page: PageParams, order_id: Annotated[int | None, Query(gt=0)] = None
+        page: PageParams, order_id: Annotated[int | None, Query(ge=1, le=MAX_ORDER_ID)] = None
     ) -> PageOf[PaymentOut]:
         found = await service.list(page.limit, page.offset, order_id)
         return PageOf[PaymentOut].of([PaymentOut.of(payment) for payment in found], page)

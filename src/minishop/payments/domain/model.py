@@ -8,6 +8,14 @@ from enum import StrEnum
 
 FAILURE_REASONS = ("card_declined", "insufficient_funds", "provider_timeout")
 PAYABLE_ORDER_STATUSES = frozenset({"pending", "payment_failed"})
+MAX_ORDER_ID = 2**31 - 1
+"""Order ids are ``INTEGER`` keys: the largest value both SQLite and PostgreSQL hold."""
+MAX_PAYMENT_ID_LENGTH = 36
+"""Payment ids are UUIDs in a ``VARCHAR(36)`` column."""
+MAX_CARD_NUMBER_LENGTH = 32
+MAX_PROVIDER_LATENCY_MS = 60_000
+CARD_DIGITS = (12, 19)
+_ASCII_DIGITS = frozenset("0123456789")
 
 
 class PaymentStatus(StrEnum):
@@ -79,6 +87,8 @@ def card_last4(card_number: str | None) -> str | None:
     if card_number is None:
         return None
     digits = card_number.replace(" ", "").replace("-", "")
-    if not digits.isdigit() or not 12 <= len(digits) <= 19:
-        raise InvalidPayment("card_number must be 12 to 19 digits")
+    shortest, longest = CARD_DIGITS
+    # ``str.isdigit`` would take "٤" or "²": only ASCII digits are a card number.
+    if not set(digits) <= _ASCII_DIGITS or not shortest <= len(digits) <= longest:
+        raise InvalidPayment(f"card_number must be {shortest} to {longest} digits")
     return digits[-4:]

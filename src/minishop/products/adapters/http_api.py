@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import re
+from decimal import Decimal
 from typing import Annotated
 
 from fastapi import APIRouter, Query, Request, Response
@@ -12,16 +14,31 @@ from minishop.platform.http import (
     Money,
     PageOf,
     PageParams,
+    PathId,
+    SafeText,
+    bounded_int,
     cents_to_decimal,
     decimal_to_cents,
+    id_exists_in_range,
     idempotent_json,
+    is_storable_text,
+    money_in,
 )
 from minishop.platform.idempotency import IdempotencyStore
+from minishop.platform.openapi import problem_responses
 from minishop.platform.problems import Problem
 from minishop.products.adapters.telemetry import InventoryMetrics
 from minishop.products.application.services import ProductService
 from minishop.products.domain.model import (
+    MAX_IDS_PER_LOOKUP,
     MAX_LINES,
+    MAX_NAME_LENGTH,
+    MAX_PRICE_CENTS,
+    MAX_PRODUCT_ID,
+    MAX_QUANTITY,
+    MAX_RESERVATION_ID_LENGTH,
+    MAX_SKU_LENGTH,
+    MAX_STOCK,
     InsufficientStock,
     InvalidDeduction,
     InvalidProduct,
@@ -31,13 +48,19 @@ from minishop.products.domain.model import (
     SkuTaken,
 )
 
+ProductId = bounded_int(1, MAX_PRODUCT_ID, examples=[1])
+Quantity = bounded_int(1, MAX_QUANTITY, examples=[2])
+Stock = bounded_int(0, MAX_STOCK, examples=[10])
+Price = money_in(Decimal(0), Decimal(MAX_PRICE_CENTS) / 100)
+ReservationId = Annotated[SafeText, Field(min_length=1, max_length=MAX_RESERVATION_ID_LENGTH)]
+
 
 class CreateProduct(BaseModel):
     model_config = ConfigDict(extra="forbid")
-    sku: str = Field(min_length=1, max_length=64, examples=["MUG-001"])
-    name: str = Field(min_length=1, max_length=200, examples=["Observability mug"])
-    price: Money = Field(gt=0, max_digits=10, decimal_places=2, examples=[12.5])
-    stock: int = Field(ge=0, le=1_000_000)
+    sku: SafeText = Field(min_length=1, max_length=MAX_SKU_LENGTH, examples=["MUG-001"])
+    name: SafeText = Field(min_length=1, max_length=MAX_NAME_LENGTH, examples=["Observability mug"])
+    price: Price = Field(examples=[12.5])
+    stock: Stock
 
 
 class ProductOut(BaseModel):
@@ -60,13 +83,13 @@ class ProductOut(BaseModel):
 
 class DeductionLine(BaseModel):
     model_config = ConfigDict(extra="forbid")
-    product_id: int
-    quantity: int = Field(gt=0, le=10_000)
+    product_id: ProductId
+    quantity: Quantity
 
 
 class DeductRequest(BaseModel):
     model_config = ConfigDict(extra="forbid")
-    reservation_id: str = Field(min_length=1, max_length=64)
+    reservation_id: ReservationId
     items: list[DeductionLine] = Field(min_length=1, max_length=MAX_LINES)
 
 
@@ -81,15 +104,27 @@ class ReleaseOut(BaseModel):
     released: bool
 
 
+_ID = re.compile(r"[0-9]{1,10}")
+
+
 def _parse_ids(ids: str | None) -> list[int] | None:
+    """``?ids=1,2,3`` in ASCII digits only: ``int()`` would take ``+1``, ``1_0``, other scripts."""
     if ids is None:
         return None
-    try:
-        parsed = [int(part) for part in ids.split(",") if part.strip()]
-    except ValueError as exc:
-        raise Problem(422, "ids must be a comma-separated list of product ids.") from exc
-    if len(parsed) > 100:
-        raise Problem(422, "ask for at most 100 ids at once.")
+    parts = [part.strip() for part in ids.split(",") if part.strip()]
+    if len(parts) > MAX_IDS_PER_LOOKUP:
+        raise Problem(
+            422, f"ask for at most {MAX_IDS_PER_LOOKUP} ids at once.", type_="validation-error"
+        )
+    if not all(_ID.fullmatch(part) for part in parts):
+        raise Problem(
+            422, "ids must be a comma-separated list of product ids.", type_="validation-error"
+        )
+    parsed = [int(part) for part in parts]
+    if not all(id_exists_in_range(pid, MAX_PRODUCT_ID) for pid in parsed):
+        raise Problem(
+            422, f"product ids are between 1 and {MAX_PRODUCT_ID}.", type_="validation-error"
+        )
     return parsed
 
 
@@ -98,7 +133,13 @@ def build_router(
 ) -> APIRouter:
     router = APIRouter()
 
-    @router.post("/api/v1/products", status_code=201, response_model=ProductOut, tags=["catalog"])
+    @router.post(
+        "/api/v1/products",
+        status_code=201,
+        response_model=ProductOut,
+        responses=problem_responses(409),
+        tags=["catalog"],
+    )
     async def create_product(
         body: CreateProduct, request: Request, idempotency_key: IdempotencyKey = None
     ) -> Response:
@@ -119,14 +160,24 @@ def build_router(
     @router.get("/api/v1/products", response_model=PageOf[ProductOut], tags=["catalog"])
     async def list_products(
         page: PageParams,
-        ids: Annotated[str | None, Query(description="Comma-separated product ids.")] = None,
+        ids: Annotated[
+            str | None,
+            Query(description=f"Comma-separated product ids, at most {MAX_IDS_PER_LOOKUP}."),
+        ] = None,
     ) -> PageOf[ProductOut]:
         found = await service.list(page.limit, page.offset, _parse_ids(ids))
         return PageOf[ProductOut].of([ProductOut.of(product) for product in found], page)
 
-    @router.get("/api/v1/products/{product_id}", response_model=ProductOut, tags=["catalog"])
-    async def get_product(product_id: int) -> ProductOut:
+    @router.get(
+        "/api/v1/products/{product_id}",
+        response_model=ProductOut,
+        responses=problem_responses(404),
+        tags=["catalog"],
+    )
+    async def get_product(product_id: PathId) -> ProductOut:
         try:
+            if not id_exists_in_range(product_id, MAX_PRODUCT_ID):
+                raise ProductNotFound(product_id)
             return ProductOut.of(await service.get(product_id))
         except ProductNotFound as exc:
             raise Problem(404, str(exc), type_="product-not-found") from exc
@@ -135,6 +186,10 @@ def build_router(
         "/internal/inventory/deductions",
         status_code=201,
         response_model=DeductionOut,
+        responses={
+            200: {"model": DeductionOut, "description": "The same deduction, already taken."},
+            **problem_responses(409),
+        },
         tags=["inventory (internal)"],
     )
     async def deduct(body: DeductRequest, response: Response) -> DeductionOut:
@@ -179,6 +234,9 @@ def build_router(
         tags=["inventory (internal)"],
     )
     async def release(reservation_id: str) -> ReleaseOut:
+        """Idempotent: an id no reservation can have is released already, like an unknown one."""
+        if len(reservation_id) > MAX_RESERVATION_ID_LENGTH or not is_storable_text(reservation_id):
+            return ReleaseOut(reservation_id=reservation_id, released=False)
         stock_after = await service.release(reservation_id)
         if stock_after:
             metrics.released(stock_after)

@@ -7,6 +7,15 @@ from dataclasses import dataclass
 
 MAX_LINES = 100
 MAX_QUANTITY = 10_000
+MAX_SKU_LENGTH = 64
+MAX_NAME_LENGTH = 200
+MAX_RESERVATION_ID_LENGTH = 64
+MAX_STOCK = 1_000_000
+MAX_PRICE_CENTS = 1_000_000_000
+"""10,000,000.00: well inside the ``INTEGER`` cents column, so any price can be stored."""
+MAX_PRODUCT_ID = 2**31 - 1
+"""Ids are ``INTEGER`` keys: the largest value both SQLite and PostgreSQL hold."""
+MAX_IDS_PER_LOOKUP = 100
 
 
 class InvalidProduct(ValueError):
@@ -54,14 +63,16 @@ class NewProduct:
     def create(cls, sku: str, name: str, price_cents: int, stock: int) -> NewProduct:
         sku = sku.strip().upper()
         name = " ".join(name.split())
-        if not sku or len(sku) > 64:
-            raise InvalidProduct("sku must be 1 to 64 characters")
-        if not name or len(name) > 200:
-            raise InvalidProduct("name must be 1 to 200 characters")
-        if price_cents <= 0:
-            raise InvalidProduct("price must be greater than zero")
-        if stock < 0:
-            raise InvalidProduct("stock cannot be negative")
+        if not sku or len(sku) > MAX_SKU_LENGTH:
+            raise InvalidProduct(f"sku must be 1 to {MAX_SKU_LENGTH} characters")
+        if not name or len(name) > MAX_NAME_LENGTH:
+            raise InvalidProduct(f"name must be 1 to {MAX_NAME_LENGTH} characters")
+        if not 0 < price_cents <= MAX_PRICE_CENTS:
+            raise InvalidProduct(
+                f"price must be greater than zero and at most {MAX_PRICE_CENTS / 100:.2f}"
+            )
+        if not 0 <= stock <= MAX_STOCK:
+            raise InvalidProduct(f"stock must be between 0 and {MAX_STOCK}")
         return cls(sku=sku, name=name, price_cents=price_cents, stock=stock)
 
 
@@ -90,8 +101,10 @@ class Deduction:
     @classmethod
     def create(cls, reservation_id: str, lines: list[tuple[int, int]]) -> Deduction:
         reservation_id = reservation_id.strip()
-        if not reservation_id or len(reservation_id) > 64:
-            raise InvalidDeduction("reservation_id must be 1 to 64 characters")
+        if not reservation_id or len(reservation_id) > MAX_RESERVATION_ID_LENGTH:
+            raise InvalidDeduction(
+                f"reservation_id must be 1 to {MAX_RESERVATION_ID_LENGTH} characters"
+            )
         if not lines:
             raise InvalidDeduction("a deduction needs at least one line")
         if len(lines) > MAX_LINES:

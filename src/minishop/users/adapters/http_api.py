@@ -7,18 +7,34 @@ from datetime import datetime
 from fastapi import APIRouter, Request, Response
 from pydantic import BaseModel, ConfigDict, Field
 
-from minishop.platform.http import IdempotencyKey, PageOf, PageParams, idempotent_json
+from minishop.platform.http import (
+    IdempotencyKey,
+    PageOf,
+    PageParams,
+    PathId,
+    SafeText,
+    id_exists_in_range,
+    idempotent_json,
+)
 from minishop.platform.idempotency import IdempotencyStore
+from minishop.platform.openapi import problem_responses
 from minishop.platform.problems import Problem
 from minishop.users.adapters.telemetry import UserMetrics
 from minishop.users.application.services import UserService
-from minishop.users.domain.model import EmailAlreadyRegistered, InvalidUser, UserNotFound
+from minishop.users.domain.model import (
+    MAX_EMAIL_LENGTH,
+    MAX_NAME_LENGTH,
+    MAX_USER_ID,
+    EmailAlreadyRegistered,
+    InvalidUser,
+    UserNotFound,
+)
 
 
 class CreateUser(BaseModel):
     model_config = ConfigDict(extra="forbid")
-    email: str = Field(max_length=254, examples=["ada@example.com"])
-    name: str = Field(max_length=200, examples=["Ada Lovelace"])
+    email: SafeText = Field(max_length=MAX_EMAIL_LENGTH, examples=["ada@example.com"])
+    name: SafeText = Field(max_length=MAX_NAME_LENGTH, examples=["Ada Lovelace"])
 
 
 class UserOut(BaseModel):
@@ -31,7 +47,7 @@ class UserOut(BaseModel):
 def build_router(service: UserService, store: IdempotencyStore, metrics: UserMetrics) -> APIRouter:
     router = APIRouter(prefix="/api/v1/users", tags=["users"])
 
-    @router.post("", status_code=201, response_model=UserOut)
+    @router.post("", status_code=201, response_model=UserOut, responses=problem_responses(409))
     async def create_user(
         body: CreateUser, request: Request, idempotency_key: IdempotencyKey = None
     ) -> Response:
@@ -47,9 +63,11 @@ def build_router(service: UserService, store: IdempotencyStore, metrics: UserMet
 
         return await idempotent_json(request, store, idempotency_key, register)
 
-    @router.get("/{user_id}", response_model=UserOut)
-    async def get_user(user_id: int) -> UserOut:
+    @router.get("/{user_id}", response_model=UserOut, responses=problem_responses(404))
+    async def get_user(user_id: PathId) -> UserOut:
         try:
+            if not id_exists_in_range(user_id, MAX_USER_ID):
+                raise UserNotFound(user_id)
             user = await service.get(user_id)
         except UserNotFound as exc:
             raise Problem(404, str(exc), type_="user-not-found") from exc

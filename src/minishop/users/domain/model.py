@@ -7,7 +7,10 @@ from dataclasses import dataclass
 from datetime import datetime
 
 _EMAIL = re.compile(r"^[^@\s]+@[^@\s]+\.[^@\s]+$")
+MAX_EMAIL_LENGTH = 254
 MAX_NAME_LENGTH = 200
+MAX_USER_ID = 2**31 - 1
+"""Ids are ``INTEGER`` keys: the largest value both SQLite and PostgreSQL hold."""
 
 
 class InvalidUser(ValueError):
@@ -35,7 +38,7 @@ class NewUser:
         """Normalise, then refuse what would make a user unreachable or unreadable."""
         email = email.strip().lower()
         name = " ".join(name.split())
-        if not _EMAIL.match(email) or len(email) > 254:
+        if not _EMAIL.match(email) or len(email) > MAX_EMAIL_LENGTH:
             raise InvalidUser("email must be an address such as ada@example.com")
         if not name or len(name) > MAX_NAME_LENGTH:
             raise InvalidUser(f"name must be 1 to {MAX_NAME_LENGTH} characters")
