@@ -34,7 +34,7 @@ from minishop.platform.database import (
 )
 from minishop.platform.idempotency import IdempotencyStore
 from minishop.platform.migrations import upgrade_to_head
-from minishop.platform.problems import install_problem_handlers
+from minishop.platform.problems import UnexpectedErrorMiddleware, install_problem_handlers
 from minishop.platform.settings import ServiceSettings
 
 Hook = Callable[[], Awaitable[None]]
@@ -116,7 +116,9 @@ def create_service_app(parts: ServiceParts) -> FastAPI:
     app.state.telemetry = telemetry
     app.state.engine = engine
     install_problem_handlers(app)
+    # Outermost last: observability sees the 500 that UnexpectedErrorMiddleware answers.
     app.add_middleware(BodySizeLimitMiddleware, max_body_bytes=parts.max_body_bytes)
+    app.add_middleware(UnexpectedErrorMiddleware)
     app.add_middleware(ObservabilityMiddleware, telemetry=telemetry)
     app.add_api_route(
         "/metrics", metrics_endpoint(telemetry.metrics), methods=["GET"], include_in_schema=False
