@@ -88,7 +88,7 @@ def serve(
         log_config=None,
         access_log=False,
         lifespan="on",
-        timeout_graceful_shutdown=10,
+        timeout_graceful_shutdown=3,  # part of the 5 s stop budget (with the telemetry flush)
         server_header=False,
     )
     server = uvicorn.Server(config)

@@ -3,7 +3,8 @@
 Opt-in with the standard variable ``OTEL_LOGS_EXPORTER=otlp`` (and an OTLP endpoint):
 every line still goes to stdout, and a copy is queued for export. The queue is
 bounded and exported from a background thread (``OTEL_BLRP_*`` tune it), so a slow
-or down collector drops log records, never slows a request.
+or down collector drops log records, never slows a request, and never slows a stop:
+the last export gets the same bounded budget as the spans' (``shutdown_budget_seconds``).
 """
 
 from __future__ import annotations
@@ -19,6 +20,8 @@ from opentelemetry.sdk._logs import LoggerProvider
 from opentelemetry.sdk._logs.export import BatchLogRecordProcessor, LogRecordExporter
 from opentelemetry.sdk.resources import Resource
 from opentelemetry.trace import TraceFlags
+
+from minishop.observability.export import shutdown_budget_seconds
 
 _SEVERITY = {
     "debug": SeverityNumber.DEBUG,
@@ -49,8 +52,26 @@ def build_logger_provider(
 
         exporter = OTLPLogExporter()
     provider = LoggerProvider(resource=resource)
-    provider.add_log_record_processor(BatchLogRecordProcessor(exporter))
+    provider.add_log_record_processor(BoundedShutdownLogProcessor(exporter))
     return provider
+
+
+class BoundedShutdownLogProcessor(BatchLogRecordProcessor):
+    """The SDK's batch processor, whose shutdown waits at most the telemetry budget.
+
+    ``LoggerProvider.shutdown()`` calls ``shutdown()`` without a timeout, and the
+    SDK's default then waits up to 30 s for an export stuck on a black-holed
+    collector. The batching core it wraps takes a timeout: after it, the records
+    still queued are left behind with the daemon worker thread.
+    """
+
+    def shutdown(self) -> None:
+        core = getattr(self, "_batch_processor", None)  # SDK 1.45; pinned by a test
+        shutdown = getattr(core, "shutdown", None)
+        if shutdown is None:
+            super().shutdown()
+            return
+        shutdown(timeout_millis=shutdown_budget_seconds() * 1000)
 
 
 def _attribute(value: Any) -> str | bool | int | float:

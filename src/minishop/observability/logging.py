@@ -164,6 +164,8 @@ def configure_logging(
     root.setLevel(level_number)
     # Libraries that would otherwise log every retry or every statement at our level.
     logging.getLogger("opentelemetry.exporter.otlp").setLevel(logging.CRITICAL)
+    # "Shutdown called, ignoring Log.": the last lines of a stop, after the OTLP copy ended.
+    logging.getLogger("opentelemetry.sdk._shared_internal").setLevel(logging.WARNING)
     logging.getLogger("sqlalchemy.engine").setLevel(logging.WARNING)
     logging.getLogger("httpx").setLevel(logging.WARNING)  # the client spans already say this
     logging.getLogger("uvicorn.access").disabled = True  # the middleware logs each request once
