@@ -19,6 +19,7 @@ import orjson
 import pytest
 import uvicorn
 from fastapi import APIRouter, FastAPI, Request
+from fastapi.responses import StreamingResponse
 from opentelemetry.sdk.trace import TracerProvider
 from opentelemetry.sdk.trace.export.in_memory_span_exporter import InMemorySpanExporter
 
@@ -31,9 +32,12 @@ from tests.support.helpers import assert_problem
 # --- the service side: uvicorn + the shared service app -------------------------------
 
 
-def _service_app(stream: io.BytesIO) -> FastAPI:
+def _service_app(stream: io.BytesIO, spans: InMemorySpanExporter | None = None) -> FastAPI:
     telemetry = setup_telemetry(
-        "orders", version="test", environment="test", span_exporter=InMemorySpanExporter()
+        "orders",
+        version="test",
+        environment="test",
+        span_exporter=spans if spans is not None else InMemorySpanExporter(),
     )
     configure_logging("orders", "INFO", stream=stream)
     router = APIRouter()
@@ -41,6 +45,14 @@ def _service_app(stream: io.BytesIO) -> FastAPI:
     @router.post("/boom")
     async def boom() -> None:
         raise RuntimeError("lost the row of ada@example.com, card 4242 4242 4242 4242")
+
+    @router.get("/half-answer")
+    async def half_answer() -> StreamingResponse:
+        async def chunks() -> AsyncIterator[bytes]:
+            yield b'{"items": ['
+            raise RuntimeError("failed mid-answer for ada@example.com")
+
+        return StreamingResponse(chunks(), media_type="application/json")
 
     @router.post("/echo")
     async def echo(request: Request) -> dict[str, int]:
@@ -87,7 +99,8 @@ def _client(url: str) -> httpx.AsyncClient:
 
 async def test_after_a_500_the_connection_stays_open_and_the_next_20_posts_succeed() -> None:
     stream = io.BytesIO()
-    async with _uvicorn(_service_app(stream)) as url:
+    spans = InMemorySpanExporter()
+    async with _uvicorn(_service_app(stream, spans)) as url:
         client = _client(url)
         try:
             first = await client.post("/echo", json={})
@@ -114,6 +127,25 @@ async def test_after_a_500_the_connection_stays_open_and_the_next_20_posts_succe
     assert "RuntimeError: lost the row of a***@example.com, card [REDACTED]" in error["exception"]
     text = stream.getvalue().decode()
     assert "ada@example.com" not in text and "4242 4242" not in text
+
+    (span,) = [span for span in spans.get_finished_spans() if span.name == "POST /boom"]
+    (event,) = [event for event in span.events if event.name == "exception"]
+    assert event.attributes is not None
+    assert "a***@example.com" in str(event.attributes["exception.message"])
+    assert "ada@example.com" not in str(event.attributes["exception.stacktrace"])
+
+
+async def test_a_failure_after_the_answer_started_is_still_logged_once() -> None:
+    """Too late for a 500: the server must cut the connection, and its report is dropped."""
+    stream = io.BytesIO()
+    async with _uvicorn(_service_app(stream)) as url, httpx.AsyncClient(base_url=url) as client:
+        with pytest.raises(httpx.HTTPError):  # the answer is cut short
+            await client.get("/half-answer")
+    lines = [orjson.loads(line) for line in stream.getvalue().splitlines()]
+    errors = [line for line in lines if line["level"] == "error"]
+    assert len(errors) == 1, [line["message"] for line in errors]
+    assert errors[0]["route"] == "/half-answer" and errors[0]["error_type"] == "RuntimeError"
+    assert "ada@example.com" not in stream.getvalue().decode()
 
 
 # --- the client side: a scripted HTTP/1.1 server --------------------------------------
