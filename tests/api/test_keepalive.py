@@ -11,6 +11,7 @@ from __future__ import annotations
 import asyncio
 import io
 import socket
+import struct
 from collections.abc import AsyncIterator, Callable
 from contextlib import asynccontextmanager
 
@@ -152,6 +153,7 @@ async def test_a_failure_after_the_answer_started_is_still_logged_once() -> None
 
 Behaviour = Callable[[int, int], str]  # (connection number, request on it) -> what to do
 ANSWER, ANSWER_THEN_CLOSE, CLOSE_UNANSWERED = "answer", "answer-then-close", "close"
+RESET_UNANSWERED = "reset"  # closed with an RST (SO_LINGER 0): ECONNRESET on the client
 
 
 class ScriptedServer:
@@ -188,6 +190,10 @@ class ScriptedServer:
                 self.received.append((method, path, connection))
                 served += 1
                 action = self.behaviour(connection, served)
+                if action == RESET_UNANSWERED:
+                    sock = writer.get_extra_info("socket")
+                    sock.setsockopt(socket.SOL_SOCKET, socket.SO_LINGER, struct.pack("ii", 1, 0))
+                    break
                 if action == CLOSE_UNANSWERED:
                     break
                 payload = b'{"ok": true}'
@@ -227,11 +233,7 @@ async def test_a_connection_closed_after_each_answer_never_fails_the_next_posts(
     assert len(server.received) == 20, "each POST reached the server exactly once"
 
 
-def _unanswered_second_request(_connection: int, served: int) -> str:
-    """The first request on a connection is answered; the second is read, then dropped."""
-    return ANSWER if served == 1 else CLOSE_UNANSWERED
-
-
+@pytest.mark.parametrize("hang_up", [CLOSE_UNANSWERED, RESET_UNANSWERED])
 @pytest.mark.parametrize(
     ("method", "headers", "replayed"),
     [
@@ -242,9 +244,10 @@ def _unanswered_second_request(_connection: int, served: int) -> str:
     ],
 )
 async def test_a_request_lost_on_a_reused_connection_is_replayed_only_when_harmless(
-    method: str, headers: dict[str, str], replayed: bool
+    method: str, headers: dict[str, str], replayed: bool, hang_up: str
 ) -> None:
-    server = ScriptedServer(_unanswered_second_request)
+    """The first request on a connection is answered; the second is read, then dropped."""
+    server = ScriptedServer(lambda _connection, served: ANSWER if served == 1 else hang_up)
     async with server as url:
         client = _client(url)
         try:
@@ -253,7 +256,7 @@ async def test_a_request_lost_on_a_reused_connection_is_replayed_only_when_harml
                 response = await client.request(method, "/orders", json={}, headers=headers)
                 assert response.status_code == 200
             else:
-                with pytest.raises(httpx.RemoteProtocolError):
+                with pytest.raises((httpx.RemoteProtocolError, httpx.ReadError)):
                     await client.request(method, "/orders", json={}, headers=headers)
         finally:
             await client.aclose()
