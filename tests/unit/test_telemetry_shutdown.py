@@ -2,10 +2,12 @@
 
 from __future__ import annotations
 
+import io
 import threading
 import time
 from collections.abc import Sequence
 
+import orjson
 import pytest
 from opentelemetry.sdk._logs import ReadableLogRecord
 from opentelemetry.sdk._logs.export import LogRecordExporter, LogRecordExportResult
@@ -14,6 +16,7 @@ from opentelemetry.sdk.trace.export import SpanExporter, SpanExportResult
 
 from minishop.observability.export import BoundedExportProcessor
 from minishop.observability.log_export import BoundedShutdownLogProcessor, build_logger_provider
+from minishop.observability.logging import configure_logging
 from minishop.observability.metrics import ServiceMetrics
 from minishop.observability.telemetry import Telemetry
 from minishop.observability.tracing import build_resource
@@ -132,11 +135,16 @@ def test_the_log_exporter_shutdown_is_bounded_too(monkeypatch: pytest.MonkeyPatc
         provider.get_logger("t").emit(body="line")
     assert exporter.entered.wait(5)
 
+    stream = io.BytesIO()
+    configure_logging("t", "INFO", stream=stream)
+
     started = time.monotonic()
     provider.shutdown()
     took = time.monotonic() - started
     exporter.released.set()
     assert took < 2, "LoggerProvider.shutdown() waited for the collector"
+    lines = [orjson.loads(line) for line in stream.getvalue().splitlines()]
+    assert [line["records"] for line in lines if line["message"].startswith("log export")] == [3]
 
 
 async def test_spans_and_log_records_are_flushed_side_by_side(
