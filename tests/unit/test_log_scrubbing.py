@@ -103,6 +103,29 @@ def test_nested_fields_and_secret_keys_are_scrubbed() -> None:
     assert scrubbed["trace_id"] == "4bf92f3577b34da6a3ce929d0e0e4736"
 
 
+def test_odd_values_never_break_the_line_nor_leak() -> None:
+    class Broken:
+        def __str__(self) -> str:
+            raise RuntimeError("no text")
+
+        def __repr__(self) -> str:
+            return "Broken(ada@example.com)"
+
+    class Person:
+        def __str__(self) -> str:
+            return "Person(ada@example.com)"
+
+    looped: list[object] = []
+    looped.append(looped)
+    stream = io.BytesIO()
+    configure_logging("users", "INFO", stream=stream)
+    structlog.get_logger("test").info("odd", broken=Broken(), person=Person(), looped=looped)
+    (line,) = _log_lines(stream)
+    assert line["broken"] == "[UNPRINTABLE]"
+    assert line["person"] == "Person(a***@example.com)"
+    assert "[TOO DEEP]" in str(line["looped"])
+
+
 def test_an_exception_text_is_scrubbed_on_the_log_line() -> None:
     stream = io.BytesIO()
     configure_logging("users", "INFO", stream=stream)

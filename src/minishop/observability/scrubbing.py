@@ -214,21 +214,34 @@ def scrub_text(text: str) -> str:
 _UNTOUCHED = (bool, int, float, type(None), datetime, date, UUID)
 
 
-def scrub_value(value: Any) -> Any:
+# Nesting deeper than this is not walked (a log line is no place for it): it is
+# replaced, so a self-referencing or hostile structure cannot make logging raise.
+MAX_DEPTH = 8
+TOO_DEEP = "[TOO DEEP]"
+UNPRINTABLE = "[UNPRINTABLE]"
+
+
+def scrub_value(value: Any, depth: int = 0) -> Any:
     """A copy of ``value`` safe to log: strings scrubbed, containers walked, keys honoured."""
     if isinstance(value, str):
         return scrub_text(value)
     if isinstance(value, _UNTOUCHED):
         return value
+    if depth >= MAX_DEPTH:
+        return TOO_DEEP
     if isinstance(value, Mapping):
-        return {key: _scrub_field(key, item) for key, item in value.items()}
+        return {key: _scrub_field(key, item, depth + 1) for key, item in value.items()}
     if isinstance(value, list | tuple | set | frozenset):
-        return [scrub_value(item) for item in value]
+        return [scrub_value(item, depth + 1) for item in value]
     # Anything else would be rendered by its repr, unscrubbed: render it here instead.
-    return scrub_text(str(value))
+    try:
+        text = str(value)
+    except Exception:  # a broken __str__ must not break the line, nor leak its repr
+        return UNPRINTABLE
+    return scrub_text(text)
 
 
-def _scrub_field(key: object, value: Any) -> Any:
+def _scrub_field(key: object, value: Any, depth: int = 0) -> Any:
     kind = key_kind(key)
     if kind == _TRUSTED and isinstance(value, str):
         return value
@@ -238,7 +251,7 @@ def _scrub_field(key: object, value: Any) -> Any:
         return REDACTED
     if kind == _EMAIL and isinstance(value, str):
         return mask_email(value) if "@" in value else scrub_text(value)
-    return scrub_value(value)
+    return scrub_value(value, depth)
 
 
 _SCALARS = frozenset({bool, int, float, type(None)})
