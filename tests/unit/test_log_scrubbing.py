@@ -126,6 +126,19 @@ def test_odd_values_never_break_the_line_nor_leak() -> None:
     assert "[TOO DEEP]" in str(line["looped"])
 
 
+def test_a_line_that_cannot_be_scrubbed_is_withheld(monkeypatch: pytest.MonkeyPatch) -> None:
+    def failing(_text: str) -> str:
+        raise MemoryError
+
+    monkeypatch.setattr("minishop.observability.scrubbing.scrub_text", failing)
+    event = {"message": "for ada@example.com", "level": "info", "service": "users"}
+    assert scrub_event(None, "info", event) == {
+        "level": "info",
+        "service": "users",
+        "message": "[log line withheld: it could not be scrubbed]",
+    }
+
+
 def test_an_exception_text_is_scrubbed_on_the_log_line() -> None:
     stream = io.BytesIO()
     configure_logging("users", "INFO", stream=stream)

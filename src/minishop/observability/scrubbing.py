@@ -263,8 +263,27 @@ def scrub_event(
     """structlog processor: run last before rendering, after the exception is formatted.
 
     The loop is ``_scrub_field`` with the common cases (a trusted field, a plain
-    string, a number) first: it runs for every field of every line.
+    string, a number) first: it runs for every field of every line. Should scrubbing
+    itself fail, the line keeps only what the pipeline wrote: unscrubbed fields never
+    go out, and the caller never sees the error.
     """
+    try:
+        return _scrub_fields(event)
+    except Exception:
+        kept = {
+            key: value
+            for key, value in event.items()
+            if key in _TRUSTED_KEYS and value.__class__ is str
+        }
+        event.clear()
+        event.update(kept, message=WITHHELD)
+        return event
+
+
+WITHHELD = "[log line withheld: it could not be scrubbed]"
+
+
+def _scrub_fields(event: MutableMapping[str, Any]) -> MutableMapping[str, Any]:
     kinds = _KEY_KINDS
     for key, value in event.items():
         kind = kinds.get(key)
