@@ -7,7 +7,12 @@ telemetry is exported.
 
 from minishop.observability.health import HealthCheck, build_health_router
 from minishop.observability.metrics import ServiceMetrics, metrics_endpoint
-from minishop.observability.middleware import ObservabilityMiddleware, mark_failure, note_problem
+from minishop.observability.middleware import (
+    ObservabilityMiddleware,
+    mark_failure,
+    note_exception,
+    note_problem,
+)
 from minishop.observability.telemetry import Telemetry, setup_telemetry
 
 __all__ = [
@@ -18,6 +23,7 @@ __all__ = [
     "build_health_router",
     "mark_failure",
     "metrics_endpoint",
+    "note_exception",
     "note_problem",
     "setup_telemetry",
 ]

@@ -21,6 +21,8 @@ from sqlalchemy import event
 from sqlalchemy.engine import Engine
 from sqlalchemy.ext.asyncio import AsyncEngine
 
+from minishop.observability.scrubbing import scrub_text
+
 _SPAN = "_minishop_db_span"
 
 
@@ -82,7 +84,8 @@ class StatementSpans:
             return
         error = failure.original_exception
         span.set_attribute("error.type", type(error).__qualname__)
-        span.set_status(Status(StatusCode.ERROR, str(error)[:300]))
+        # The driver's text can echo the row's values (DETAIL:  Key (email)=(...)).
+        span.set_status(Status(StatusCode.ERROR, scrub_text(str(error))[:300]))
         span.end()
         setattr(context, _SPAN, None)
 

@@ -5,6 +5,12 @@ spans lost to a failing exporter nor says so once instead of on every batch. Thi
 one keeps a bounded queue (new spans are dropped, never blocked on, when it is
 full), exports from a daemon thread, and counts every span it gives up on in
 ``otel_spans_dropped_total`` so a down collector is visible on a dashboard.
+
+Its last export at shutdown is bounded too (``shutdown_budget_seconds``): the
+worker thread gets that long to send what is queued, and what it could not send by
+then is counted as dropped (``reason="shutdown"``) and left behind, an export stuck
+on a black-holed collector included (the thread is a daemon: the process exits
+without it). A stop never waits for the telemetry backend.
 """
 
 from __future__ import annotations
@@ -29,6 +35,19 @@ def _env_int(name: str, default: int) -> int:
         return int(os.environ.get(name, default))
     except ValueError:
         return default
+
+
+SHUTDOWN_BUDGET_VARIABLE = "MINISHOP_OTEL_SHUTDOWN_TIMEOUT_MS"
+DEFAULT_SHUTDOWN_BUDGET_MS = 1000
+
+
+def shutdown_budget_seconds() -> float:
+    """How long a stopping service gives its telemetry to leave: part of the 5 s stop budget.
+
+    uvicorn's graceful shutdown takes up to 3 s; this (1 s by default, spans and
+    log records flushed side by side) and the process's own exit fit in the rest.
+    """
+    return max(0, _env_int(SHUTDOWN_BUDGET_VARIABLE, DEFAULT_SHUTDOWN_BUDGET_MS)) / 1000
 
 
 class BoundedExportProcessor(SpanProcessor):
@@ -62,6 +81,9 @@ class BoundedExportProcessor(SpanProcessor):
         self._wake = threading.Event()
         self._export_lock = threading.Lock()
         self._shutdown = False
+        self._final_deadline = 0.0  # set at shutdown: the worker's last drain ends by then
+        self._in_flight = 0  # spans of the export under way
+        self._abandoned = False  # shutdown gave up on the worker: its results no longer count
         self._failing = False
         self._worker = threading.Thread(target=self._run, name="minishop-span-export", daemon=True)
         self._worker.start()
@@ -91,6 +113,8 @@ class BoundedExportProcessor(SpanProcessor):
             self._wake.wait(self._delay)
             self._wake.clear()
             self._export_all()
+        with self._export_lock:  # the last drain, bounded by shutdown's deadline
+            self._drain(deadline=self._final_deadline)
 
     def _export_all(self) -> None:
         with self._export_lock:
@@ -99,16 +123,23 @@ class BoundedExportProcessor(SpanProcessor):
     def _drain(self, deadline: float | None) -> None:
         """Export until the queue is empty (or the deadline passes); caller holds the lock."""
         while self._queue and (deadline is None or time.monotonic() < deadline):
+            if self._shutdown and time.monotonic() >= self._final_deadline:
+                return  # a drain begun before shutdown stops at its deadline as well
             batch = [
                 self._queue.popleft() for _ in range(min(self._max_batch_size, len(self._queue)))
             ]
             self._export(batch)
 
     def _export(self, batch: list[ReadableSpan]) -> None:
+        self._in_flight = len(batch)
         try:
             result = self._exporter.export(batch)
         except Exception:  # an exporter bug must not kill the thread
             result = SpanExportResult.FAILURE
+        finally:
+            self._in_flight = 0
+        if self._abandoned:
+            return  # already counted as dropped by shutdown
         if result is SpanExportResult.SUCCESS:
             self._exported.inc(len(batch))
             if self._failing:
@@ -131,13 +162,25 @@ class BoundedExportProcessor(SpanProcessor):
             self._export_lock.release()
         return not self._queue
 
-    def shutdown(self) -> None:
-        self.force_flush(timeout_millis=_env_int("MINISHOP_OTEL_SHUTDOWN_TIMEOUT_MS", 5000))
-        self._shutdown = True
+    def shutdown(self, timeout_seconds: float | None = None) -> None:
+        """Send what is queued within the budget, count the rest as dropped, stop the exporter.
+
+        Idempotent: the SDK calls it again at interpreter exit.
+        """
+        if self._shutdown:
+            return
+        budget = shutdown_budget_seconds() if timeout_seconds is None else timeout_seconds
+        self._final_deadline = time.monotonic() + budget
+        self._shutdown = True  # from now on, new spans are dropped (and counted)
         self._wake.set()
-        self._worker.join(timeout=1)
-        left = len(self._queue)
+        self._worker.join(timeout=budget)
+        stuck = self._worker.is_alive()
+        self._abandoned = stuck
+        left = len(self._queue) + (self._in_flight if stuck else 0)
+        self._queue.clear()
         if left:
             self._dropped_shutdown.inc(left)
-            self._queue.clear()
+            _log.warning("span export incomplete at shutdown, spans dropped", spans=left)
+        # Ends the exporter's retries; an HTTP request still waiting is left to the daemon
+        # worker, which the process does not wait for.
         self._exporter.shutdown()

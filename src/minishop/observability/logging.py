@@ -8,6 +8,7 @@ line on stdout has the same shape.
 
 from __future__ import annotations
 
+import contextlib
 import logging
 import sys
 from collections.abc import Mapping, MutableMapping
@@ -17,32 +18,32 @@ import orjson
 import structlog
 from opentelemetry import trace
 
+from minishop.observability.scrubbing import mask_email, scrub_event
+
+__all__ = [
+    "APP_NAME",
+    "already_logged",
+    "configure_logging",
+    "get_logger",
+    "mark_logged",
+    "mask_email",
+    "parse_level",
+]
 APP_NAME = "minishop"
 
-_SECRET_KEYS = frozenset(
-    {"password", "secret", "token", "authorization", "api_key", "card_number", "cvc", "cvv"}
-)
-_EMAIL_KEYS = frozenset({"email", "user_email"})
+# Set on an exception once a line has carried it, so a second report of the same
+# failure (uvicorn's "Exception in ASGI application") is dropped: one failure, one line.
+_LOGGED_MARK = "_minishop_logged"
 
 
-def mask_email(value: str) -> str:
-    """Keep just enough of an address to recognise it: ``j***@example.com``."""
-    local, _, domain = value.partition("@")
-    if not domain:
-        return "***"
-    return f"{local[:1]}***@{domain}"
+def mark_logged(error: BaseException) -> None:
+    """Remember that ``error`` has been logged with its context."""
+    with contextlib.suppress(AttributeError, TypeError):  # a few built-ins refuse attributes
+        setattr(error, _LOGGED_MARK, True)
 
 
-def _mask_personal_data(
-    _logger: Any, _method: str, event: MutableMapping[str, Any]
-) -> MutableMapping[str, Any]:
-    """Secrets and card data never reach a log; personal data is masked (CONTRACT §4)."""
-    for key in event.keys() & _SECRET_KEYS:
-        event[key] = "[REDACTED]"
-    for key in event.keys() & _EMAIL_KEYS:
-        if isinstance(event[key], str):
-            event[key] = mask_email(event[key])
-    return event
+def already_logged(error: BaseException | None) -> bool:
+    return error is not None and getattr(error, _LOGGED_MARK, False) is True
 
 
 def _add_trace_context(
@@ -101,6 +102,8 @@ class _StdlibBridge(logging.Handler):
     """Sends standard-library records through the structlog pipeline."""
 
     def emit(self, record: logging.LogRecord) -> None:
+        if record.exc_info and already_logged(record.exc_info[1]):
+            return  # the request's own line already carries this failure
         try:
             logger = structlog.get_logger()
             kwargs: dict[str, Any] = {"logger": record.name}
@@ -131,7 +134,7 @@ def configure_logging(
 
     Logging is process state: each service runs in its own process, so the last
     call wins and that is what the services rely on. ``forward`` sees every finished
-    event (masked, with its trace ids) before it is written, to send a copy elsewhere.
+    event (scrubbed, with its trace ids) before it is written, to send a copy elsewhere.
     """
     level_number = parse_level(level)
     output = stream if stream is not None else sys.stdout.buffer
@@ -142,9 +145,10 @@ def configure_logging(
             structlog.processors.TimeStamper(fmt="iso", utc=True, key="timestamp"),
             _static_fields(service),
             _add_trace_context,
-            _mask_personal_data,
             structlog.processors.format_exc_info,
             structlog.processors.EventRenamer("message"),
+            # Last before anything leaves: it must see the formatted exception text too.
+            scrub_event,
             *([forward] if forward is not None else []),
             structlog.processors.JSONRenderer(serializer=orjson.dumps),
         ],
@@ -160,6 +164,8 @@ def configure_logging(
     root.setLevel(level_number)
     # Libraries that would otherwise log every retry or every statement at our level.
     logging.getLogger("opentelemetry.exporter.otlp").setLevel(logging.CRITICAL)
+    # "Shutdown called, ignoring Log.": the last lines of a stop, after the OTLP copy ended.
+    logging.getLogger("opentelemetry.sdk._shared_internal").setLevel(logging.WARNING)
     logging.getLogger("sqlalchemy.engine").setLevel(logging.WARNING)
     logging.getLogger("httpx").setLevel(logging.WARNING)  # the client spans already say this
     logging.getLogger("uvicorn.access").disabled = True  # the middleware logs each request once

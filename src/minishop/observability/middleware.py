@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import logging
 import time
+import traceback
 from collections.abc import Iterable
 from typing import Any
 
@@ -20,12 +21,15 @@ from opentelemetry.trace import SpanKind, Status, StatusCode
 from starlette.requests import Request
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
+from minishop.observability.logging import mark_logged
+from minishop.observability.scrubbing import scrub_text
 from minishop.observability.telemetry import Telemetry
 
 UNMATCHED_ROUTE = "unmatched"
 DEFAULT_EXCLUDED_PATHS = ("/metrics", "/health/live", "/health/ready")
 _ERROR_REASON_KEY = "error_reason"
 _PROBLEM_KEY = "problem"
+_EXCEPTION_KEY = "unexpected_exception"
 
 
 class _AsgiHeaders(Getter[list[tuple[bytes, bytes]]]):
@@ -63,6 +67,16 @@ def note_problem(request: Request, problem_type: str, detail: str) -> None:
     """Put the reason a request was refused on its access log line."""
     state = request.scope.setdefault("state", {})
     state[_PROBLEM_KEY] = (problem_type, detail)
+
+
+def note_exception(scope: Scope, error: BaseException) -> None:
+    """Hand an exception already answered with a 500 to the access line, span and metrics.
+
+    The layer that turns an unexpected exception into a 500 response does not re-raise
+    it (a re-raise makes uvicorn close the connection and log it a second time), so it
+    leaves the exception here instead.
+    """
+    scope.setdefault("state", {})[_EXCEPTION_KEY] = error
 
 
 def _failure_reason(scope: Scope, status: int) -> str | None:
@@ -127,6 +141,7 @@ class ObservabilityMiddleware:
         failure: BaseException | None = None
         try:
             await self.app(scope, receive, send_with_status)
+            failure = scope.get("state", {}).get(_EXCEPTION_KEY)
         except BaseException as exc:
             failure = exc
             status = 500
@@ -201,7 +216,17 @@ class ObservabilityMiddleware:
             }
         )
         if failure is not None:
-            span.record_exception(failure)
+            # The SDK would record str(failure) and its traceback as they are: a failed
+            # write's text carries the row's values, so the span gets the scrubbed ones.
+            span.record_exception(
+                failure,
+                attributes={
+                    "exception.message": scrub_text(str(failure)),
+                    "exception.stacktrace": scrub_text(
+                        "".join(traceback.format_exception(failure))
+                    ),
+                },
+            )
         if status >= 500:
             span.set_status(Status(StatusCode.ERROR, reason))
 
@@ -231,7 +256,16 @@ class ObservabilityMiddleware:
             fields["problem_type"], fields["detail"] = problem
         message = f"{method} {scope['path']} {status}"
         if failure is not None:
-            self._log.error(message, exc_info=failure, **fields)
+            # The one line for this failure: the request's context, the reason and the
+            # (scrubbed) exception; marked so no other logger reports it again.
+            self._log.error(
+                message,
+                reason=reason,
+                error_type=type(failure).__qualname__,
+                exc_info=failure,
+                **fields,
+            )
+            mark_logged(failure)
         elif reason is not None:
             self._log.warning(message, reason=reason, **fields)
         else:

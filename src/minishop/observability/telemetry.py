@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 from dataclasses import dataclass, field
 
 import structlog
@@ -38,13 +39,19 @@ class Telemetry:
         self.loop_lag.start()
 
     async def shutdown(self) -> None:
-        """Flush spans and log records still queued; bounded, so a down collector cannot
-        hang a stop."""
+        """Flush spans and log records still queued, side by side, each within the budget.
+
+        Each flush is bounded (``MINISHOP_OTEL_SHUTDOWN_TIMEOUT_MS``, 1 s by default)
+        and they run at the same time, so a down or black-holed collector adds at most
+        that to a stop. They run off the event loop: both block on threads.
+        """
         await self.loop_lag.stop()
-        if self.tracer_provider is not None:
-            self.tracer_provider.shutdown()
-        if self.logger_provider is not None:
-            self.logger_provider.shutdown()
+        flushes = [
+            asyncio.to_thread(provider.shutdown)
+            for provider in (self.tracer_provider, self.logger_provider)
+            if provider is not None
+        ]
+        await asyncio.gather(*flushes)
 
 
 def setup_telemetry(

@@ -32,6 +32,7 @@ def create_engine(url: str, *, pool_size: int = 10, schema: str | None = None) -
         # sleep a thread in growing steps (seconds of p99 under load, measured).
         engine = create_async_engine(
             url,
+            hide_parameters=True,  # see below
             connect_args={"timeout": 30},
             pool_size=1,
             max_overflow=0,
@@ -43,6 +44,7 @@ def create_engine(url: str, *, pool_size: int = 10, schema: str | None = None) -
     connect_args = {"server_settings": {"search_path": schema}} if schema else {}
     return create_async_engine(
         url,
+        hide_parameters=True,  # see below
         connect_args=connect_args,
         pool_reset_on_return=None,  # see below
         pool_size=pool_size,
@@ -51,6 +53,10 @@ def create_engine(url: str, *, pool_size: int = 10, schema: str | None = None) -
         pool_recycle=1800,
     )
 
+
+# hide_parameters=True: a failed statement's exception text would carry its values
+# (e-mail addresses, names) as "[parameters: ...]", and that text reaches logs and
+# spans. The statement itself stays, with placeholders only.
 
 # pool_reset_on_return=None: closing a SQLAlchemy 2 Connection already ends its
 # transaction, so the pool's own reset would be a second ROLLBACK round trip per

@@ -9,8 +9,9 @@ from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse
 from sqlalchemy.exc import InterfaceError, OperationalError
 from starlette.exceptions import HTTPException as StarletteHTTPException
+from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
-from minishop.observability import note_problem
+from minishop.observability import note_exception, note_problem
 
 PROBLEM_MEDIA_TYPE = "application/problem+json"
 
@@ -76,6 +77,53 @@ def problem_response(
     if request is not None:
         note_problem(request, type_, detail)
     return JSONResponse(body, status_code=status, media_type=PROBLEM_MEDIA_TYPE, headers=headers)
+
+
+UNEXPECTED_DETAIL = "The service failed to handle this request; it has been logged."
+
+
+def unexpected_problem(instance: str | None = None) -> JSONResponse:
+    """The answer to a bug: a 500 problem that says nothing about the internals."""
+    return problem_response(500, UNEXPECTED_DETAIL, instance=instance)
+
+
+class UnexpectedErrorMiddleware:
+    """Turns an exception no handler took into the 500 problem, and does not re-raise it.
+
+    Starlette's outermost error layer answers the 500 and then re-raises, so that
+    the server logs it; uvicorn then logs "Exception in ASGI application" a second
+    time and closes the keep-alive connection, which the next request of a pooled
+    client finds dead. This plain ASGI layer sits inside the observability
+    middleware: the 500 goes out through it (status, span, trace header) and the
+    exception is handed over with ``note_exception`` to be logged once.
+
+    An exception after the response has started cannot become a 500 any more: it is
+    re-raised, and the server closes the connection, the only way to tell the
+    client that the answer is incomplete.
+    """
+
+    def __init__(self, app: ASGIApp) -> None:
+        self.app = app
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        if scope["type"] != "http":
+            await self.app(scope, receive, send)
+            return
+        started = False
+
+        async def send_tracking_start(message: Message) -> None:
+            nonlocal started
+            if message["type"] == "http.response.start":
+                started = True
+            await send(message)
+
+        try:
+            await self.app(scope, receive, send_tracking_start)
+        except Exception as exc:
+            if started:
+                raise
+            note_exception(scope, exc)
+            await unexpected_problem(scope.get("path"))(scope, receive, send)
 
 
 def _describe_validation_errors(errors: list[dict[str, Any]]) -> tuple[str, list[dict[str, Any]]]:
@@ -145,9 +193,5 @@ def install_problem_handlers(app: FastAPI) -> None:
 
     @app.exception_handler(Exception)
     async def _unexpected(request: Request, exc: Exception) -> JSONResponse:
-        return problem_response(
-            500,
-            "The service failed to handle this request; it has been logged.",
-            request=request,
-            instance=request.url.path,
-        )
+        """Last resort, for an app without ``UnexpectedErrorMiddleware``."""
+        return unexpected_problem(request.url.path)

@@ -37,7 +37,7 @@ from minishop.platform.database import (
 from minishop.platform.idempotency import IdempotencyStore
 from minishop.platform.migrations import upgrade_to_head
 from minishop.platform.openapi import ResponseRule, default_rules, install_problem_documentation
-from minishop.platform.problems import install_problem_handlers
+from minishop.platform.problems import UnexpectedErrorMiddleware, install_problem_handlers
 from minishop.platform.settings import ServiceSettings
 
 Hook = Callable[[], Awaitable[None]]
@@ -156,6 +156,8 @@ def create_service_app(parts: ServiceParts) -> FastAPI:
             internal_token=parts.internal_token,
             admin_token=parts.admin_token,
         )
+    # Observability sees the 500 that UnexpectedErrorMiddleware answers for a crash.
+    app.add_middleware(UnexpectedErrorMiddleware)
     app.add_middleware(ObservabilityMiddleware, telemetry=telemetry)
     install_problem_documentation(
         app, [*default_rules(has_database=engine is not None), *parts.problem_rules]
