@@ -67,6 +67,7 @@ def _service_app(stream: io.BytesIO, spans: InMemorySpanExporter | None = None) 
             telemetry=telemetry,
             routers=[router],
             max_body_bytes=1024,
+            body_read_timeout_seconds=10.0,
         )
     )
 
