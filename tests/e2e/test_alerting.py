@@ -11,6 +11,7 @@ import itertools
 import json
 import os
 import random
+import re
 import subprocess
 import sys
 import threading
@@ -115,6 +116,22 @@ def _set_failure_rate(stack: RunningShop, rate: float) -> None:
         headers=stack.admin_headers(),
         timeout=5,
     ).raise_for_status()
+
+
+def test_every_url_the_banner_prints_answers(stack: RunningShop) -> None:
+    """The start banner is where a newcomer looks first: each link it prints must open.
+
+    Debian's Prometheus serves its pages only under ``/classic``; the banner asks the
+    running server where they are instead of assuming.
+    """
+    log = stack.log_path.read_text(errors="replace")
+    banner = log[log.index("MiniShop is up") :].split("Place an order:")[0]
+    urls = sorted(set(re.findall(r"http://127\.0\.0\.1:\d+[^\s']*", banner)))
+    assert any("/targets" in url for url in urls), banner
+    with httpx.Client(timeout=5, follow_redirects=True) as client:
+        answers = {url: client.get(url).status_code for url in urls}
+    failing = {url: status for url, status in answers.items() if status != 200}
+    assert not failing, (failing, banner)
 
 
 def test_prometheus_scrapes_every_target_and_loads_every_rule(stack: RunningShop) -> None:

@@ -19,7 +19,7 @@ from pydantic import ValidationError
 
 from minishop.cli.catalog import BY_NAME, DOWNSTREAMS, SERVICES, SLACK_RECEIVER, ServiceEntry
 from minishop.cli.provider import provider
-from minishop.cli.stack import StackPlan, StackSettings, plan_stack
+from minishop.cli.stack import StackPlan, StackSettings, plan_stack, prometheus_pages
 from minishop.cli.supervisor import (
     SUPERVISOR_PID_VARIABLE,
     ProcessSpec,
@@ -199,7 +199,7 @@ def _banner(plan: Plan, seconds: float) -> str:
     for spec in plan.shop:
         lines.append(f"  {spec.name:<9} docs {spec.url}/docs   metrics {spec.url}/metrics")
     if "prometheus" in by_name:
-        url = by_name["prometheus"].url
+        url = prometheus_pages(by_name["prometheus"].url)
         lines.append(f"  prometheus      {url}/targets  alerts {url}/alerts  rules {url}/rules")
     if "alertmanager" in by_name:
         lines.append(f"  alertmanager    {by_name['alertmanager'].url}")

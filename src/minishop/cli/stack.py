@@ -15,6 +15,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
+import httpx
 import yaml
 from pydantic import Field
 from pydantic_settings import BaseSettings, SettingsConfigDict
@@ -253,3 +254,21 @@ def plan_stack(
     else:
         missing.append("Prometheus: not installed (sudo apt-get install prometheus)")
     return StackPlan(specs, missing, configs)
+
+
+def prometheus_pages(url: str, timeout: float = 2.0) -> str:
+    """Where a running Prometheus serves its pages (``/targets``, ``/alerts``, ``/rules``).
+
+    Prometheus' new UI serves them at the root; Debian's package (2.42) ships only the
+    classic UI, under ``/classic``, and answers 404 at the root. The banner must print
+    links that answer, so ask the server which one it is.
+    """
+    try:
+        with httpx.Client(timeout=timeout) as client:
+            if client.get(f"{url}/targets").status_code == 200:
+                return url
+            if client.get(f"{url}/classic/targets").status_code == 200:
+                return f"{url}/classic"
+    except httpx.HTTPError:
+        pass
+    return url

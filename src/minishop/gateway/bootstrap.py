@@ -94,7 +94,10 @@ def create_app(
             name=SERVICE,
             description="The one door clients use: routing, API keys and rate limits.",
             telemetry=telemetry,
-            routers=[http_api.build_router(Proxy(clients), admission)],
+            routers=[
+                http_api.build_index_router(),
+                http_api.build_router(Proxy(clients), admission),
+            ],
             max_body_bytes=settings.max_body_bytes,
             body_read_timeout_seconds=settings.body_read_timeout_seconds,
             readiness={service: liveness_check(client) for service, client in clients.items()},

@@ -7,6 +7,7 @@ from collections.abc import Awaitable, Callable
 from typing import Annotated
 
 from fastapi import APIRouter, Depends, Header, Request, Response
+from pydantic import BaseModel
 
 from minishop.gateway.adapters.proxy import Proxy
 from minishop.gateway.application.admission import (
@@ -119,3 +120,32 @@ def _item_handler(service: str, forward: Forward) -> Callable[[str, Request], Aw
         return await forward(lambda: resource_route(service, path), request)
 
     return handler
+
+
+class ApiIndex(BaseModel):
+    """What the gateway's root answers: where the API and its documentation are."""
+
+    service: str
+    docs: str
+    openapi: str
+    routes: list[str]
+
+
+def build_index_router() -> APIRouter:
+    """``GET /``: the shop's base URL opens on something a person can read and follow.
+
+    It names only public paths, needs no API key (it reveals nothing the OpenAPI does
+    not) and is not rate limited apart from the service's own limits.
+    """
+    router = APIRouter()
+    public = [
+        "POST /order",
+        "POST /payment/pay",
+        *(f"/api/v1/{service}" for service in SERVICES),
+    ]
+
+    @router.get("/", response_model=ApiIndex, tags=["shop"], summary="Where the API is")
+    async def index() -> ApiIndex:
+        return ApiIndex(service="gateway", docs="/docs", openapi="/openapi.json", routes=public)
+
+    return router
