@@ -336,3 +336,19 @@ async def test_the_inventory_refusing_a_deduction_is_an_invalid_order() -> None:
     async with answering(422, problem) as client:
         with pytest.raises(InvalidOrder, match="quantity"):
             await HttpInventory(client).deduct("r-1", [OrderLine(1, 1, 100)])
+
+
+@pytest.mark.parametrize("header", ["Idempotency-Key", "X-Request-ID", "Accept", "Content-Type"])
+async def test_a_forwarded_header_that_is_not_ascii_is_a_400_and_creates_nothing(
+    sqlite_shop: Shop, header: str
+) -> None:
+    """The gateway decodes header bytes as latin-1 but could not send them on: a 400, not a 500."""
+    async with sqlite_shop.client() as client:
+        before = await snapshot(client)
+        headers = {header: b"k\xe9y"}
+        response = await client.post("/order", json=order_body(), headers=headers)
+        assert assert_problem(response, 400)["type"] == "invalid-header"
+        assert header.lower() in response.json()["detail"]
+        got = await client.get("/api/v1/products/1", headers={header: b"\xe9"})
+        assert assert_problem(got, 400)["type"] == "invalid-header"
+        assert await snapshot(client) == before

@@ -9,6 +9,7 @@ export workers are busy or stuck; Ctrl-C must still stop every process in 5 s.
 
 from __future__ import annotations
 
+import contextlib
 import os
 import signal
 import socket
@@ -92,10 +93,27 @@ def _order(shop: RunningShop) -> None:
     assert response.status_code == 201, response.text
 
 
-@pytest.mark.parametrize("endpoint", list(ENDPOINTS))
+def _slow_payments(shop: RunningShop, count: int) -> list[threading.Thread]:
+    """Payments still running when the shop is told to stop (their answers do not matter)."""
+
+    def pay() -> None:
+        with contextlib.suppress(httpx.HTTPError):
+            httpx.post(f"{shop.urls['gateway']}/payment/pay", json={"order_id": 1}, timeout=20)
+
+    payers = [threading.Thread(target=pay, daemon=True) for _ in range(count)]
+    for payer in payers:
+        payer.start()
+    return payers
+
+
+@pytest.mark.parametrize(
+    ("endpoint", "slow_requests"),
+    [("black-holed", False), ("refusing", False), ("black-holed", True)],
+)
 def test_the_shop_stops_within_5_s_whatever_the_otlp_endpoint_does(
-    tmp_path: Path, endpoint: str
+    tmp_path: Path, endpoint: str, slow_requests: bool
 ) -> None:
+    """Also with requests in flight that would outlast the budget: they are cut, not waited for."""
     with ENDPOINTS[endpoint]() as url:
         env = {
             "OTEL_EXPORTER_OTLP_ENDPOINT": url,
@@ -104,6 +122,8 @@ def test_the_shop_stops_within_5_s_whatever_the_otlp_endpoint_does(
             "OTEL_BLRP_SCHEDULE_DELAY": "100",
             "PAYMENTS_FAILURE_RATE": "0",
         }
+        if slow_requests:
+            env |= {"PAYMENTS_LATENCY_MIN_MS": "8000", "PAYMENTS_LATENCY_MAX_MS": "9000"}
         with shop_processes(tmp_path, env) as shop:
             children = _children(shop.process.pid)
             assert len(children) == 5, children
@@ -112,6 +132,9 @@ def test_the_shop_stops_within_5_s_whatever_the_otlp_endpoint_does(
             time.sleep(0.5)  # the export workers are now inside an export (or its backoff)
             for _ in range(5):
                 _order(shop)  # and more spans and log records are queued behind it
+            if slow_requests:
+                _slow_payments(shop, 4)
+                time.sleep(0.5)  # the charges are under way inside payments
 
             started = time.monotonic()
             shop.process.send_signal(signal.SIGINT)
@@ -123,6 +146,7 @@ def test_the_shop_stops_within_5_s_whatever_the_otlp_endpoint_does(
             stopped_after = time.monotonic() - started
             still_running = [pid for pid in children if _alive(pid)]
             supervisor_code = shop.process.poll()
+    print(f"stopped in {stopped_after:.2f} s ({endpoint} endpoint, slow requests: {slow_requests})")
     # Outside the shop's context: it would SIGTERM and wait on a failure above.
     assert not still_running, f"still running {stopped_after:.1f} s after Ctrl-C: {still_running}"
     assert supervisor_code == 0, f"minishop up still running after {stopped_after:.1f} s"

@@ -27,6 +27,15 @@ def _log_lines(stream: io.BytesIO) -> list[dict]:
     ("text", "expected"),
     [
         ("mail from ada.l+shop@example.co.uk", "mail from a***@example.co.uk"),
+        # Internationalised addresses (RFC 6531) and an "@" a path still carries encoded.
+        ("/api/v1/users/ĳĳ@piimarker.org", "/api/v1/users/ĳ***@piimarker.org"),
+        ("/api/v1/users/zeb@pïimarker.org", "/api/v1/users/z***@pïimarker.org"),
+        ("/api/v1/users/zeb@xn--bcher-kva.example", "/api/v1/users/z***@xn--bcher-kva.example"),
+        ("/api/v1/users/zeb%40piimarker.org", "/api/v1/users/z***%40piimarker.org"),
+        ("/api/v1/users/zeb%2540piimarker.org", "/api/v1/users/z***%2540piimarker.org"),
+        ("/api/v1/users/4111+1111+1111+1111", f"/api/v1/users/{REDACTED}"),
+        ("card 4111.1111.1111.1111", f"card {REDACTED}"),
+        ("card 4111_1111_1111_1111", f"card {REDACTED}"),
         ("card 4242 4242 4242 4242 paid", f"card {REDACTED} paid"),
         ("card 4111-1111-1111-1111", f"card {REDACTED}"),
         ("pan 4242424242424242", f"pan {REDACTED}"),

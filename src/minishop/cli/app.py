@@ -32,6 +32,7 @@ from minishop.cli.tokens import ShopTokens, shop_tokens
 from minishop.platform.settings import ServiceSettings
 
 SUPERVISE_INTERVAL_SECONDS = 0.1  # how soon a crash is noticed and its restart begins
+DRAIN_MARGIN_SECONDS = 0.25  # the gateway's graceful window ends; its cut requests unwind
 
 cli = typer.Typer(
     help="MiniShop: a small shop built to be observed.",
@@ -156,6 +157,7 @@ def _plan(
             resolved[entry.name].port,
             envs[entry.name],
             port_variable=f"{entry.env_prefix}PORT",
+            drain_seconds=_drain_seconds(entry, resolved[entry.name]),
         )
         for entry in entries
     }
@@ -170,6 +172,14 @@ def _plan(
         receiver.url,
     )
     return Plan(shop, [receiver, *backends.specs], backends.missing, backends, tokens)
+
+
+def _drain_seconds(entry: ServiceEntry, settings: ServiceSettings) -> float:
+    """The gateway, the shop's entry point, stops first and alone: once its graceful window
+    is over it sends nothing downstream, so the services behind it may stop too."""
+    if entry.name != "gateway":
+        return 0.0
+    return settings.graceful_shutdown_seconds + DRAIN_MARGIN_SECONDS
 
 
 def _self_command() -> str:

@@ -28,7 +28,7 @@ COLOURS = ("36", "35", "33", "32", "34", "31")
 SUPERVISOR_PID_VARIABLE = "MINISHOP_SUPERVISOR_PID"
 RESTART_COUNT_VARIABLE = "MINISHOP_RESTART_COUNT"  # how often this child was restarted
 STOP_TIMEOUT_SECONDS = 8.0
-"""SIGKILL safety net: a service stops in about 5 s at worst (3 s graceful, bounded flush)."""
+"""SIGKILL safety net: a service stops well within it (graceful window, bounded flush)."""
 
 
 class StartupError(Exception):
@@ -46,6 +46,10 @@ class ProcessSpec:
     command: Sequence[str] | None = None
     ready_path: str = "/health/ready"
     port_variable: str | None = None  # the setting that moves it to another port
+    drain_seconds: float = 0.0
+    """At stop, how long to wait for this child to exit before signalling the children
+    started before it: the entry point drains its requests while the services it calls
+    still answer them."""
 
     @property
     def url(self) -> str:
@@ -323,7 +327,8 @@ class Supervisor:
             self.say(f"cannot write {self._state_path}: {exc.strerror}")
 
     def stop(self, timeout: float = STOP_TIMEOUT_SECONDS) -> None:
-        """SIGTERM the gateway first (no new traffic), then the rest; SIGKILL what lingers."""
+        """SIGTERM in reverse start order, the gateway first (no new traffic), letting a child
+        with ``drain_seconds`` finish before the ones behind it; SIGKILL what lingers."""
         running = [
             child
             for child in self._children
@@ -333,9 +338,9 @@ class Supervisor:
             assert child.process is not None
             with contextlib.suppress(ProcessLookupError):
                 child.process.send_signal(signal.SIGTERM)
-            if child.spec.name == "gateway":
+            if child.spec.drain_seconds > 0:
                 with contextlib.suppress(subprocess.TimeoutExpired):
-                    child.process.wait(timeout=timeout / 2)
+                    child.process.wait(timeout=min(child.spec.drain_seconds, timeout / 2))
         deadline = time.monotonic() + timeout
         for child in running:
             assert child.process is not None

@@ -35,6 +35,12 @@ class GatewaySettings(ServiceSettings):
             "always the connection's peer and the header is ignored."
         ),
     )
+    graceful_shutdown_seconds: float = Field(
+        default=1.5,
+        gt=0,
+        le=60,
+        description="Longer than the services': a client's request spans the whole chain.",
+    )
     rate_limit_per_second: float = Field(default=1000, ge=0, description="0 turns it off.")
     rate_limit_burst: float = Field(default=2000, ge=1)
     rate_limit_max_clients: int = Field(

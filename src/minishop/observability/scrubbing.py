@@ -19,7 +19,6 @@ regular expression only when a plain substring test says it could be there.
 from __future__ import annotations
 
 import re
-import string
 from collections.abc import Mapping, MutableMapping
 from datetime import date, datetime
 from typing import Any
@@ -117,15 +116,25 @@ _SECRETS = re.compile(
     r"['\"]?\s*[:=]\s*['\"]?)(?:[Bb]earer\s+)?[^\s'\",;&]+"
 )
 
-# An address is found from its "@" (a literal: fast), then its local part is read
-# backwards from there, up to the 64 characters RFC 5321 allows.
-_EMAIL_DOMAIN = re.compile(r"@[A-Za-z0-9-]+(?:\.[A-Za-z0-9-]+)*\.[A-Za-z]{2,}")
-_LOCAL_PART_CHARACTERS = frozenset(string.ascii_letters + string.digits + "._%+-")
+# An address is found from its "@" (a literal: fast), or an "@" still percent-encoded
+# ("%40", "%2540": a path is decoded once), then its local part is read backwards from
+# there, up to the 64 characters RFC 5321 allows. Both parts may be internationalised
+# (RFC 6531: "ĳ@example.org", "ada@bücher.example"), so letters are Unicode letters.
+_EMAIL_DOMAIN = re.compile(
+    r"(?:@|%(?:25)*40)[\w-]+(?:\.[\w-]+)*\.(?:[^\W\d_]{2,}|xn--[\w-]+)", re.IGNORECASE
+)
+_LOCAL_PART_PUNCTUATION = frozenset("._%+-")
 _MAX_LOCAL_PART = 64
 
-# Card-like: 13-19 digits, single spaces or dashes allowed between them, not part of a
-# longer word or number (a trace id's digits are next to hex letters).
-_CARD = re.compile(r"(?<![0-9A-Za-z])[0-9](?:[ -]?[0-9]){12,18}(?![0-9A-Za-z])")
+
+def _in_local_part(character: str) -> bool:
+    return character.isalnum() or character in _LOCAL_PART_PUNCTUATION
+
+
+# Card-like: 13-19 digits, single separators allowed between them (space, dash, and the
+# "+", "." or "_" a URL or a form puts there), not part of a longer word or number (a
+# trace id's digits are next to hex letters).
+_CARD = re.compile(r"(?<![0-9A-Za-z])[0-9](?:[ +._-]?[0-9]){12,18}(?![0-9A-Za-z])")
 _MIN_CARD_LENGTH = 13
 # Every card layout has a group of four digits. Finding one with bytes.translate and
 # a substring test costs a few percent of the card expression over a traceback, whose
@@ -161,11 +170,7 @@ def _mask_emails(text: str) -> str:
     copied = 0
     for match in _EMAIL_DOMAIN.finditer(text):
         at = start = match.start()
-        while (
-            start > copied
-            and at - start < _MAX_LOCAL_PART
-            and text[start - 1] in _LOCAL_PART_CHARACTERS
-        ):
+        while start > copied and at - start < _MAX_LOCAL_PART and _in_local_part(text[start - 1]):
             start -= 1
         if start == at:
             continue  # "@host.tld" alone is no address
@@ -204,7 +209,7 @@ def scrub_text(text: str) -> str:
         or "cookie" in lowered
     ):
         text = _SECRETS.sub(_replace_secret, text)
-    if "@" in text:
+    if "@" in text or ("%" in text and "40" in text):
         text = _mask_emails(text)
     if _may_hold_a_card(text):
         text = _CARD.sub(REDACTED, text)

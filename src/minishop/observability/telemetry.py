@@ -41,7 +41,7 @@ class Telemetry:
     async def shutdown(self) -> None:
         """Flush spans and log records still queued, side by side, each within the budget.
 
-        Each flush is bounded (``MINISHOP_OTEL_SHUTDOWN_TIMEOUT_MS``, 1 s by default)
+        Each flush is bounded (``MINISHOP_OTEL_SHUTDOWN_TIMEOUT_MS``, 0.75 s by default)
         and they run at the same time, so a down or black-holed collector adds at most
         that to a stop. They run off the event loop: both block on threads.
         """

@@ -9,8 +9,9 @@ so the choices here hold for all of them:
   proxies its ``trusted_proxies`` setting names (gateway/domain/client_address.py).
 - header size, header count and header read time are bounded by
   :mod:`minishop.platform.http_protocol` (httptools has no such limits);
-- ``timeout_graceful_shutdown=3`` leaves room in the 5 s stop budget for the final
-  telemetry flush;
+- ``timeout_graceful_shutdown`` is the service's ``graceful_shutdown_seconds``, its share
+  of the 5 s stop budget: the gateway drains first (1.5 s), then the services behind it
+  (1 s), then each flushes its telemetry (bounded, see ``observability.export``);
 - no ``server`` header, no uvicorn logging configuration and no access log: the
   observability middleware logs each request once, in the shop's JSON format.
 """
@@ -23,7 +24,6 @@ from starlette.types import ASGIApp
 from minishop.platform.http_protocol import limited_protocol
 from minishop.platform.settings import ServiceSettings
 
-GRACEFUL_SHUTDOWN_SECONDS = 3
 KEEP_ALIVE_SECONDS = 5
 
 
@@ -40,7 +40,7 @@ def build_config(app: ASGIApp, settings: ServiceSettings) -> uvicorn.Config:
         ),
         proxy_headers=False,
         timeout_keep_alive=KEEP_ALIVE_SECONDS,
-        timeout_graceful_shutdown=GRACEFUL_SHUTDOWN_SECONDS,
+        timeout_graceful_shutdown=settings.graceful_shutdown_seconds,
         server_header=False,
         log_config=None,
         access_log=False,

@@ -64,6 +64,12 @@ class ServiceSettings(BaseSettings):
         le=300,
         description="From the request's start to the end of its body; slower is a 408.",
     )
+    graceful_shutdown_seconds: float = Field(
+        default=1.0,
+        gt=0,
+        le=60,
+        description="After SIGTERM, how long requests in flight may still run.",
+    )
     # One value for the whole shop, so no service prefix: read from MINISHOP_* only.
     internal_token: SecretStr | None = Field(
         default=None,

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import re
 from collections.abc import Mapping
 
 import httpx
@@ -12,6 +13,26 @@ from minishop.platform.problems import Problem
 
 FORWARDED_REQUEST_HEADERS = ("content-type", "accept", "idempotency-key", "x-request-id")
 FORWARDED_RESPONSE_HEADERS = ("content-type", "retry-after", "idempotent-replayed", "location")
+# RFC 9110 field values are visible ASCII, spaces and tabs; anything else (a byte the
+# server decoded as latin-1) cannot be sent on by the HTTP client and means nothing here.
+_FIELD_VALUE = re.compile(r"[\t\x20-\x7e]*")
+
+
+def forwarded_headers(request: Request) -> dict[str, str]:
+    """The request headers a service needs, refused with a 400 unless they can be sent on."""
+    headers: dict[str, str] = {}
+    for name in FORWARDED_REQUEST_HEADERS:
+        value = request.headers.get(name)
+        if value is None:
+            continue
+        if _FIELD_VALUE.fullmatch(value) is None:
+            raise Problem(
+                400,
+                f"The {name} header must be printable ASCII.",
+                type_="invalid-header",
+            )
+        headers[name] = value
+    return headers
 
 
 class Proxy:
@@ -20,11 +41,7 @@ class Proxy:
 
     async def forward(self, route: Route, request: Request) -> Response:
         client = self._clients[route.service]
-        headers = {
-            name: value
-            for name in FORWARDED_REQUEST_HEADERS
-            if (value := request.headers.get(name)) is not None
-        }
+        headers = forwarded_headers(request)
         if request.client is not None:
             headers["x-forwarded-for"] = request.client.host
         try:
