@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import contextlib
 from collections.abc import AsyncIterator
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
@@ -85,3 +86,43 @@ async def test_a_claim_of_a_dead_process_is_taken_over_after_one_lease(
 
 def test_the_default_lease_lets_a_retry_through_well_within_fifteen_seconds() -> None:
     assert CLAIM_LEASE_SECONDS <= 6
+
+
+async def test_a_process_that_lost_its_claim_leaves_the_new_owners_claim_alone(
+    store_parts: tuple[AsyncEngine, MetaData],
+) -> None:
+    """A stalled process (no renewal for a lease) comes back after another took the key over:
+    neither its failure nor its late answer may delete or overwrite the new owner's claim."""
+    engine, metadata = store_parts
+    table = next(iter(metadata.tables.values()))
+    stalled = IdempotencyStore(
+        engine, table, wait_seconds=5, stale_after=LEASE, renew_seconds=60
+    )  # it never renews in time: as if its event loop stalled
+    owner = IdempotencyStore(engine, table, wait_seconds=5, stale_after=LEASE, renew_seconds=RENEW)
+    owner_may_finish = asyncio.Event()
+
+    async def stalls_then(outcome: str) -> StoredResponse:
+        await asyncio.sleep(3 * LEASE.total_seconds())
+        if outcome == "fails":
+            raise RuntimeError("the stalled operation failed")
+        return StoredResponse(200, b'{"by": "stalled"}')
+
+    async def owned() -> StoredResponse:
+        await owner_may_finish.wait()
+        return StoredResponse(200, b'{"by": "owner"}')
+
+    for key, outcome in (("a", "fails"), ("b", "answers late")):
+        late = asyncio.create_task(stalled.run("/pay", key, "f", lambda o=outcome: stalls_then(o)))
+        await asyncio.sleep(0.05)
+        taken_over = asyncio.create_task(owner.run("/pay", key, "f", owned))
+        await asyncio.sleep(3 * LEASE.total_seconds() + 0.3)  # the stalled one has ended now
+        with pytest.raises(RuntimeError) if outcome == "fails" else contextlib.nullcontext():
+            await late
+        # The owner's claim survived: a third request waits for it and replays its answer.
+        third = asyncio.create_task(owner.run("/pay", key, "f", owned))
+        await asyncio.sleep(0.1)
+        assert not third.done()
+        owner_may_finish.set()
+        assert (await taken_over)[0].body == b'{"by": "owner"}'
+        assert (await third) == (StoredResponse(200, b'{"by": "owner"}'), True)
+        owner_may_finish.clear()

@@ -26,7 +26,9 @@ from opentelemetry.sdk.trace.export.in_memory_span_exporter import InMemorySpanE
 
 from minishop.observability import setup_telemetry
 from minishop.observability.logging import configure_logging
+from minishop.orders.settings import OrdersSettings
 from minishop.platform.http import build_client
+from minishop.platform.server import build_config
 from minishop.platform.service_app import ServiceParts, create_service_app
 from tests.support.helpers import assert_problem
 
@@ -78,10 +80,7 @@ async def _uvicorn(app: FastAPI) -> AsyncIterator[str]:
     listener = socket.socket()
     listener.bind(("127.0.0.1", 0))
     port = listener.getsockname()[1]
-    config = uvicorn.Config(
-        app, log_config=None, access_log=False, lifespan="on", timeout_graceful_shutdown=3
-    )
-    server = uvicorn.Server(config)
+    server = uvicorn.Server(build_config(app, OrdersSettings(port=port)))
     task = asyncio.create_task(server.serve(sockets=[listener]))
     try:
         while not server.started:

@@ -23,10 +23,10 @@ import httpx
 
 from minishop.cli.restarts import CrashHistory, RestartPolicy
 from minishop.cli.supervisor_state import ChildStatus, remove_state, write_state
+from minishop.observability.metrics import RESTART_COUNT_VARIABLE  # how often it restarted
 
 COLOURS = ("36", "35", "33", "32", "34", "31")
 SUPERVISOR_PID_VARIABLE = "MINISHOP_SUPERVISOR_PID"
-RESTART_COUNT_VARIABLE = "MINISHOP_RESTART_COUNT"  # how often this child was restarted
 STOP_TIMEOUT_SECONDS = 8.0
 """SIGKILL safety net: a service stops well within it (graceful window, bounded flush)."""
 

@@ -79,7 +79,6 @@ class LimitedHttpToolsProtocol(HttpToolsProtocol):
     def __init__(self, *args: Any, **kwargs: Any) -> None:
         super().__init__(*args, **kwargs)
         self._awaiting_headers = True
-        self._headers_since = None  # idle until the next request: uvicorn's keep-alive timeout
         self._bytes_while_awaiting = 0
         self._header_bytes = 0
         self._header_count = 0

@@ -40,7 +40,10 @@ from sqlalchemy import (
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.ext.asyncio import AsyncEngine
 
+from minishop.observability.logging import get_logger
 from minishop.platform.problems import Problem
+
+_log = get_logger("minishop.idempotency")
 
 MAX_KEY_LENGTH = 255
 CLAIM_LEASE_SECONDS = 6.0
@@ -96,6 +99,25 @@ def validate_key(key: str) -> str:
     return key
 
 
+class _Lease:
+    """Our claim on a key: the time the row holds, renewed while the operation runs."""
+
+    def __init__(self, claimed_at: datetime) -> None:
+        self.at = claimed_at
+        self._stopped = asyncio.Event()
+
+    async def stopped_within(self, seconds: float) -> bool:
+        """Wait up to ``seconds``; True once the operation is over."""
+        with contextlib.suppress(TimeoutError):
+            await asyncio.wait_for(self._stopped.wait(), seconds)
+        return self._stopped.is_set()
+
+    async def stop(self, renewer: asyncio.Task[None]) -> None:
+        """End the renewals, letting one under way finish, so ``at`` is what the row holds."""
+        self._stopped.set()
+        await renewer
+
+
 class IdempotencyStore:
     def __init__(
         self,
@@ -133,22 +155,26 @@ class IdempotencyStore:
         claimed = await self._claim(scoped_key, request_fingerprint)
         if isinstance(claimed, StoredResponse):
             return claimed, True
-        renewer = asyncio.get_running_loop().create_task(self._keep_renewed(scoped_key, claimed))
+        lease = _Lease(claimed)
+        renewer = asyncio.get_running_loop().create_task(self._keep_renewed(scoped_key, lease))
         try:
             response = await operation()
         except BaseException:
-            renewer.cancel()  # a renewal under way finds the claim gone or completed
-            await self._release(scoped_key)
+            await lease.stop(renewer)
+            await self._release(scoped_key, only_if_created_at=lease.at)
             raise
-        renewer.cancel()
-        await self._complete(scoped_key, response)
+        await lease.stop(renewer)
+        await self._complete(scoped_key, response, lease.at)
         return response, False
 
-    async def _keep_renewed(self, key: str, claimed_at: datetime) -> None:
-        """Renew the claim while its operation runs; stop once another process took it."""
+    async def _keep_renewed(self, key: str, lease: _Lease) -> None:
+        """Renew the claim while its operation runs; stop once another process took it.
+
+        A renewal is never cut in half by the stop: the lease's time must be the one
+        the row holds, or the release or completion that follows would miss it.
+        """
         table = self._table
-        while True:
-            await asyncio.sleep(self._renew_seconds)
+        while not await lease.stopped_within(self._renew_seconds):
             renewed_at = datetime.now(UTC)
             with contextlib.suppress(Exception):  # a missed renewal is retried next round
                 async with self._engine.begin() as connection:
@@ -156,14 +182,14 @@ class IdempotencyStore:
                         update(table)
                         .where(
                             table.c.key == key,
-                            table.c.created_at == claimed_at,
+                            table.c.created_at == lease.at,
                             table.c.status_code.is_(None),
                         )
                         .values(created_at=renewed_at)
                     )
                 if result.rowcount == 0:
                     return  # taken over after we went quiet too long: it is not ours now
-                claimed_at = renewed_at
+                lease.at = renewed_at
 
     async def _claim(self, key: str, request_fingerprint: str) -> StoredResponse | datetime:
         """The stored response to replay, or the time we claimed the key at (our lease)."""
@@ -210,12 +236,24 @@ class IdempotencyStore:
                 )
             await asyncio.sleep(self._poll_seconds)
 
-    async def _complete(self, key: str, response: StoredResponse) -> None:
+    async def _complete(self, key: str, response: StoredResponse, claimed_at: datetime) -> None:
+        """Store the response under our claim only: a claim another process took over
+        after ours lapsed is theirs to complete."""
+        table = self._table
         async with self._engine.begin() as connection:
-            await connection.execute(
-                update(self._table)
-                .where(self._table.c.key == key)
+            result = await connection.execute(
+                update(table)
+                .where(
+                    table.c.key == key,
+                    table.c.created_at == claimed_at,
+                    table.c.status_code.is_(None),
+                )
                 .values(status_code=response.status_code, response_body=response.body)
+            )
+        if result.rowcount == 0:
+            _log.warning(
+                "idempotency claim lost before its response was stored",
+                idempotency_scope=key.split(":", 1)[0],
             )
 
     async def _release(self, key: str, only_if_created_at: datetime | None = None) -> None:

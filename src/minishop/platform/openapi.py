@@ -6,9 +6,10 @@ by rule, once, instead of by hand on every route. A client (or a fuzzer) reading
 document then knows every status an operation answers and that errors are
 ``application/problem+json`` documents of one shape.
 
-Other parts declare their own statuses with :func:`declare_problems` (e.g. a guard
-answering 401/403 under a prefix, a limit answering 431 everywhere), or per route with
-:func:`problem_responses` in the route decorator's ``responses=``.
+The server's own limits (431 for headers too large or too many, 408 for headers that
+never finish: ``platform/http_protocol.py``) hold for every operation and are rules
+here too. A route adds its own statuses with :func:`problem_responses` in its
+decorator's ``responses=``; :func:`declare_problems` adds a rule to a built app.
 """
 
 from __future__ import annotations
@@ -54,7 +55,7 @@ DESCRIPTIONS = {
     401: "No credential, or one that is not accepted.",
     403: "The credential is valid but does not allow this.",
     404: "Nothing exists at this path or with this id.",
-    408: "The request body did not arrive in time.",
+    408: "The request's headers or body did not arrive in time.",
     409: "Conflicts with the current state, or the same Idempotency-Key is still running.",
     413: "The request body is larger than the service accepts.",
     422: "The request is well-formed but its content is invalid.",
@@ -66,6 +67,8 @@ DESCRIPTIONS = {
     504: "An upstream service did not answer in time.",
 }
 
+SERVER_LIMIT_STATUSES = (408, 431)
+"""What the server answers before any route: headers too slow, too large or too many."""
 BODY_STATUSES = (400, 408, 413)
 """What any operation with a request body may answer while the body is read: not
 readable (e.g. not UTF-8), not arrived in time, too large."""
@@ -149,6 +152,7 @@ def default_rules(*, has_database: bool) -> list[ResponseRule]:
     """The problems every service answers, by what its operations take and own."""
     rules = [
         ResponseRule((500,)),
+        ResponseRule(SERVER_LIMIT_STATUSES),
         ResponseRule((422,), applies=has_input),
         ResponseRule(BODY_STATUSES, applies=has_body),
         ResponseRule(IDEMPOTENCY_STATUSES, applies=takes_idempotency_key),
