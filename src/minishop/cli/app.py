@@ -18,6 +18,7 @@ from opentelemetry import trace
 from pydantic import ValidationError
 
 from minishop.cli.catalog import BY_NAME, DOWNSTREAMS, SERVICES, SLACK_RECEIVER, ServiceEntry
+from minishop.cli.output import fail
 from minishop.cli.provider import provider
 from minishop.cli.stack import StackPlan, StackSettings, plan_stack, prometheus_pages
 from minishop.cli.supervisor import (
@@ -44,11 +45,6 @@ cli = typer.Typer(
 cli.command()(provider)  # fault injection through payments' /admin route (cli/provider.py)
 
 
-def _fail(message: str) -> typer.Exit:
-    typer.secho(f"minishop: {message}", fg=typer.colors.RED, err=True)
-    return typer.Exit(code=2)
-
-
 def _bad_setting(prefix: str, error: ValidationError) -> str:
     """``PREFIX_FIELD: what is wrong``, for the first setting pydantic refused."""
     first = error.errors()[0]
@@ -65,9 +61,7 @@ def load_settings(entry: ServiceEntry, env: Mapping[str, str] | None = None) -> 
     try:
         return entry.settings_type()()
     except ValidationError as exc:
-        raise _fail(
-            f"bad setting for {entry.name}: {_bad_setting(entry.env_prefix, exc)}"
-        ) from None
+        raise fail(f"bad setting for {entry.name}: {_bad_setting(entry.env_prefix, exc)}") from None
     finally:
         os.environ.clear()
         os.environ.update(saved)
@@ -83,7 +77,7 @@ def serve(
     """Run one service in this process (``up`` runs each of them this way)."""
     entry = BY_NAME.get(service)
     if entry is None:
-        raise _fail(f"unknown service {service!r}: choose from {', '.join(BY_NAME)}")
+        raise fail(f"unknown service {service!r}: choose from {', '.join(BY_NAME)}")
     settings = load_settings(entry)
     from minishop.platform.server import serve as serve_app
 
@@ -116,7 +110,7 @@ def _load_stack_settings() -> StackSettings:
     try:
         return StackSettings()
     except ValidationError as exc:
-        raise _fail(f"bad setting {_bad_setting('MINISHOP_', exc)}") from None
+        raise fail(f"bad setting {_bad_setting('MINISHOP_', exc)}") from None
 
 
 def _plan(
@@ -282,7 +276,7 @@ def up(
     try:
         supervisor.check_ports()
     except StartupError as exc:
-        raise _fail(str(exc)) from None
+        raise fail(str(exc)) from None
     if plan.backends is not None:
         plan.backends.write_configs()
 
@@ -300,7 +294,7 @@ def up(
         supervisor.wait_ready(ready_timeout)
     except StartupError as exc:  # a child that cannot start is a setup problem: stop
         supervisor.stop()
-        raise _fail(str(exc)) from None
+        raise fail(str(exc)) from None
     typer.echo(_banner(plan, time.monotonic() - started))
     while not stopping:
         supervisor.supervise()

@@ -15,15 +15,11 @@ import httpx
 import orjson
 import typer
 
+from minishop.cli.output import fail
 from minishop.platform.settings import ADMIN_TOKEN_VARIABLE
 
 PAYMENTS_PORT_VARIABLE = "PAYMENTS_PORT"
 DEFAULT_PAYMENTS_PORT = 8004
-
-
-def _fail(message: str) -> typer.Exit:
-    typer.secho(f"minishop: {message}", fg=typer.colors.RED, err=True)
-    return typer.Exit(code=2)
 
 
 def _default_url() -> str:
@@ -57,7 +53,7 @@ def provider(
     """Show the payment provider's behaviour; with options, change it (fault injection)."""
     token = os.environ.get(ADMIN_TOKEN_VARIABLE, "").strip()
     if not token:
-        raise _fail(
+        raise fail(
             f"set {ADMIN_TOKEN_VARIABLE} to the admin token (`minishop up` prints it at start)"
         )
     endpoint = f"{(url or _default_url()).rstrip('/')}/admin/provider"
@@ -77,7 +73,7 @@ def provider(
             if response.status_code == 200 and change:
                 response = client.put(endpoint, json={**response.json(), **change})
     except httpx.HTTPError as exc:
-        raise _fail(f"payments is not reachable at {endpoint}: {type(exc).__name__}") from None
+        raise fail(f"payments is not reachable at {endpoint}: {type(exc).__name__}") from None
     if response.status_code != 200:
-        raise _fail(f"payments answered {response.status_code}: {_detail(response)}")
+        raise fail(f"payments answered {response.status_code}: {_detail(response)}")
     typer.echo(orjson.dumps(response.json()).decode())

@@ -55,14 +55,9 @@ class GatewaySettings(ServiceSettings):
     )
     http_timeout_seconds: float = Field(default=10.0, gt=0)
 
-    @field_validator("api_keys", mode="before")
+    @field_validator("api_keys", "trusted_proxies", mode="before")
     @classmethod
-    def _split_keys(cls, value: object) -> object:
-        return _comma_separated(value)
-
-    @field_validator("trusted_proxies", mode="before")
-    @classmethod
-    def _split_proxies(cls, value: object) -> object:
+    def _split_lists(cls, value: object) -> object:
         return _comma_separated(value)
 
     @field_validator("trusted_proxies")

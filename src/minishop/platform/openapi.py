@@ -74,8 +74,6 @@ BODY_STATUSES = (400, 408, 413)
 readable (e.g. not UTF-8), not arrived in time, too large."""
 IDEMPOTENCY_STATUSES = (400, 409, 422)
 """An invalid key, the same key still running, the same key with a different body."""
-PRIVATE_PREFIXES = ("/internal", "/admin")
-GUARD_STATUSES = (401, 403)
 
 Operation = Mapping[str, Any]
 
@@ -156,7 +154,6 @@ def default_rules(*, has_database: bool) -> list[ResponseRule]:
         ResponseRule((422,), applies=has_input),
         ResponseRule(BODY_STATUSES, applies=has_body),
         ResponseRule(IDEMPOTENCY_STATUSES, applies=takes_idempotency_key),
-        ResponseRule(GUARD_STATUSES, prefixes=PRIVATE_PREFIXES),
         ResponseRule(
             (503,),
             prefixes=("/health/ready",),
