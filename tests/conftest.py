@@ -6,9 +6,7 @@ from pathlib import Path
 import pytest
 
 from tests.support.postgres import PostgresSchemas
-from tests.support.shop import Shop, running_shop
-
-SERVICES_WITH_DATABASES = ("users", "products", "orders", "payments")
+from tests.support.shop import SERVICES_WITH_DATABASES, Shop, running_shop
 
 
 @pytest.fixture

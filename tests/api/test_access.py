@@ -31,6 +31,7 @@ from tests.support.shop import (
     BASE,
     INTERNAL_HEADERS,
     INTERNAL_TOKEN,
+    PUBLIC_SERVICES,
     Shop,
     running_shop,
     transport,
@@ -391,9 +392,8 @@ async def test_the_gateway_sends_no_internal_token_and_forwards_none(
 
     gateway = create_gateway(
         GatewaySettings(data_dir=tmp_path, log_level="WARNING"),
-        transports={name: httpx.MockTransport(upstream) for name in ("users", "products",
-                                                                     "orders", "payments")},
-    )  # fmt: skip
+        transports=dict.fromkeys(PUBLIC_SERVICES, httpx.MockTransport(upstream)),
+    )
     async with (
         gateway.router.lifespan_context(gateway),
         httpx.AsyncClient(transport=transport(gateway), base_url=BASE) as client,

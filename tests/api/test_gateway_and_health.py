@@ -9,7 +9,7 @@ import httpx
 from minishop.gateway.bootstrap import create_app as create_gateway
 from minishop.gateway.settings import GatewaySettings
 from tests.support.helpers import assert_problem, order_body
-from tests.support.shop import BASE, running_shop, transport
+from tests.support.shop import BASE, PUBLIC_SERVICES, running_shop, transport
 
 
 class Refusing(httpx.AsyncBaseTransport):
@@ -43,7 +43,7 @@ async def test_a_down_service_is_a_503_problem_and_not_ready(tmp_path: Path) -> 
     refusing = Refusing()
     gateway = create_gateway(
         GatewaySettings(data_dir=tmp_path, log_level="WARNING"),
-        transports={name: refusing for name in ("users", "products", "orders", "payments")},
+        transports=dict.fromkeys(PUBLIC_SERVICES, refusing),
     )
     async with (
         gateway.router.lifespan_context(gateway),
@@ -55,7 +55,7 @@ async def test_a_down_service_is_a_503_problem_and_not_ready(tmp_path: Path) -> 
         ready = await client.get("/health/ready")
         assert ready.status_code == 503
         checks = ready.json()["checks"]
-        assert set(checks) == {"users", "products", "orders", "payments"}
+        assert set(checks) == set(PUBLIC_SERVICES)
         assert {check["status"] for check in checks.values()} == {"fail"}
         metrics = (await client.get("/metrics")).text
         assert 'error_total{method="POST",reason="http_503",route="/order"' in metrics

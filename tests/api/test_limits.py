@@ -20,11 +20,10 @@ import pytest
 from fastapi import FastAPI
 
 from minishop.gateway.bootstrap import create_app as create_gateway
-from minishop.gateway.domain.routing import SERVICES
 from minishop.gateway.settings import GatewaySettings
 from tests.support.helpers import assert_problem, order_body
 from tests.support.served import Served, closed_by_peer, read_response, served
-from tests.support.shop import BASE
+from tests.support.shop import BASE, PUBLIC_SERVICES
 
 
 class RecordingUpstream(httpx.AsyncBaseTransport):
@@ -44,7 +43,7 @@ def gateway_settings(tmp_path: Path, **options: object) -> GatewaySettings:
 
 
 def build_gateway(settings: GatewaySettings, upstream: RecordingUpstream) -> FastAPI:
-    return create_gateway(settings, transports=dict.fromkeys(SERVICES, upstream))
+    return create_gateway(settings, transports=dict.fromkeys(PUBLIC_SERVICES, upstream))
 
 
 @contextlib.asynccontextmanager

@@ -1,4 +1,5 @@
-"""The five services wired together in one process, talking through ASGI transports."""
+"""The shop's services (as the manifest names them) wired together in one process,
+talking through ASGI transports."""
 
 from __future__ import annotations
 
@@ -13,18 +14,15 @@ from opentelemetry.sdk.trace import ReadableSpan
 from opentelemetry.sdk.trace.export import SpanExporter
 from opentelemetry.sdk.trace.export.in_memory_span_exporter import InMemorySpanExporter
 
-from minishop.gateway.bootstrap import create_app as create_gateway
-from minishop.gateway.settings import GatewaySettings
-from minishop.orders.bootstrap import create_app as create_orders
-from minishop.orders.settings import OrdersSettings
-from minishop.payments.bootstrap import create_app as create_payments
-from minishop.payments.settings import PaymentsSettings
-from minishop.products.bootstrap import create_app as create_products
-from minishop.products.settings import ProductsSettings
-from minishop.users.bootstrap import create_app as create_users
-from minishop.users.settings import UsersSettings
+from minishop.cli.loading import app_factory, settings_type
+from minishop.manifest import MANIFEST, Manifest
 
 BASE = "http://shop.test"
+SHOP_SERVICES = tuple(entry.name for entry in MANIFEST.shop)
+"""What `minishop up` runs as the shop, in start order (the gateway last)."""
+PUBLIC_SERVICES = tuple(entry.name for entry in MANIFEST.public)
+"""The services whose /api/v1/<name> the gateway forwards."""
+SERVICES_WITH_DATABASES = tuple(entry.name for entry in MANIFEST.with_database)
 # The shop's credentials in tests: the same for every service, as `minishop up` does it.
 INTERNAL_TOKEN = "test-internal-token"
 ADMIN_TOKEN = "test-admin-token"
@@ -65,57 +63,44 @@ async def running_shop(
     gateway_options: Mapping[str, object] | None = None,
     reconcile_interval_seconds: float = 15.0,
     orders_link: Callable[[httpx.AsyncBaseTransport], httpx.AsyncBaseTransport] | None = None,
+    manifest: Manifest = MANIFEST,
 ) -> AsyncIterator[Shop]:
-    """``orders_link`` wraps the payments -> orders transport (to cut that link in a test)."""
-    """Start all five apps (lifespans included) and stop them in reverse order."""
+    """Start every shop service of ``manifest`` (lifespans included), stop them in reverse.
+
+    ``orders_link`` wraps the payments -> orders transport (to cut that link in a test).
+    """
     databases = dict(database_settings or {})
     exporter = InMemorySpanExporter() if record_spans else None
     spans = span_exporter or exporter
-    common = {"data_dir": data_dir, "log_level": "WARNING"}
+    common: dict[str, object] = {"data_dir": data_dir, "log_level": "WARNING"}
     tokens = {"internal_token": INTERNAL_TOKEN, "admin_token": ADMIN_TOKEN}
-
-    def own(service: str) -> dict[str, str]:
-        """The service's database settings and the shop's tokens."""
-        return {**tokens, **databases.get(service, {})}
-
-    users = create_users(UsersSettings(**common, **own("users")), span_exporter=spans)
-    products = create_products(ProductsSettings(**common, **own("products")), span_exporter=spans)
-    orders = create_orders(
-        OrdersSettings(
-            **common, **own("orders"), reconcile_interval_seconds=reconcile_interval_seconds
-        ),
-        span_exporter=spans,
-        transports={"users": transport(users), "products": transport(products)},
-    )
-    payments = create_payments(
-        PaymentsSettings(
-            **common,
-            **own("payments"),
-            failure_rate=failure_rate,
-            latency_min_ms=0,
-            latency_max_ms=1,
-            reconcile_interval_seconds=reconcile_interval_seconds,
-        ),
-        span_exporter=spans,
-        orders_transport=orders_link(transport(orders)) if orders_link else transport(orders),
-    )
-    gateway = create_gateway(
-        GatewaySettings(**common, **dict(gateway_options or {})),
-        span_exporter=spans,
-        transports={
-            "users": transport(users),
-            "products": transport(products),
-            "orders": transport(orders),
-            "payments": transport(payments),
+    reconcile = {"reconcile_interval_seconds": reconcile_interval_seconds}
+    options: dict[str, Mapping[str, object]] = {
+        "orders": reconcile,
+        "payments": {
+            **reconcile,
+            "failure_rate": failure_rate,
+            "latency_min_ms": 0,
+            "latency_max_ms": 1,
         },
-    )
-    apps = {
-        "users": users,
-        "products": products,
-        "orders": orders,
-        "payments": payments,
-        "gateway": gateway,
+        "gateway": dict(gateway_options or {}),
     }
+    apps: dict[str, FastAPI] = {}
+    for entry in manifest.shop:  # in start order: what a service calls is already built
+        values = {
+            **common,
+            **tokens,
+            **databases.get(entry.name, {}),
+            **options.get(entry.name, {}),
+        }
+        settings = settings_type(entry)(**values)
+        links = {called.name: transport(apps[called.name]) for called in manifest.downstream(entry)}
+        if orders_link is not None and entry.name == "payments":
+            links["orders"] = orders_link(links["orders"])
+        wiring: dict[str, object] = {"transports": links} if links else {}
+        if entry.entry_point:  # it routes to whatever this manifest makes public
+            wiring["manifest"] = manifest
+        apps[entry.name] = app_factory(entry)(settings, span_exporter=spans, **wiring)
     async with contextlib.AsyncExitStack() as stack:
         for app in apps.values():
             await stack.enter_async_context(app.router.lifespan_context(app))

@@ -20,15 +20,16 @@ from pathlib import Path
 import pytest
 import yaml
 
-from minishop.cli.catalog import BY_NAME
+from minishop.cli.loading import settings_type
+from minishop.manifest import MANIFEST
 
 ROOT = Path(__file__).resolve().parents[2]
 DEPLOY = ROOT / "deploy"
 COMPOSE = yaml.safe_load((ROOT / "docker-compose.yml").read_text())
 SERVICES = COMPOSE["services"]
-SHOP = ("users", "products", "orders", "payments", "gateway", "slack-receiver")
+SHOP = MANIFEST.names
 # Reached through the gateway only: on the Compose network, never published.
-PRIVATE = ("users", "products", "orders", "payments")
+PRIVATE = tuple(entry.name for entry in MANIFEST.public)
 DASHBOARDS = sorted((DEPLOY / "grafana" / "dashboards").glob("*.json"))
 DATASOURCES = yaml.safe_load(
     (DEPLOY / "grafana" / "provisioning" / "datasources" / "datasources.yml").read_text()
@@ -105,11 +106,11 @@ def _interpolate(value: str) -> str:
 def test_service_ports_stay_on_the_compose_network(name: str) -> None:
     service = SERVICES[name]
     assert "ports" not in service, f"{name} publishes {service['ports']}"
-    port = str(BY_NAME[name].settings_type().model_fields["port"].default)
+    port = str(settings_type(MANIFEST.service(name)).model_fields["port"].default)
     assert [str(item) for item in service["expose"]] == [port]
 
 
-@pytest.mark.parametrize("name", [*PRIVATE, "gateway"])
+@pytest.mark.parametrize("name", [entry.name for entry in MANIFEST.shop])
 def test_every_shop_container_gets_the_shared_tokens(name: str) -> None:
     environment = SERVICES[name]["environment"]
     tokens = {}
@@ -130,15 +131,15 @@ def test_each_shop_container_gets_settings_its_service_accepts(
     environment = {key: _interpolate(str(value)) for key, value in service["environment"].items()}
     for key, value in environment.items():
         monkeypatch.setenv(key, value)
-    settings = BY_NAME[name].settings_type()()
+    settings = settings_type(MANIFEST.service(name))()
     assert settings.host == "0.0.0.0"
     assert str(settings.port) in service["healthcheck"]["test"][-1]
     reachable_at = service["expose"] if name in PRIVATE else service["ports"]
     assert any(str(mapping).endswith(str(settings.port)) for mapping in reachable_at)
-    if name != "slack-receiver":
+    if MANIFEST.service(name).part_of_shop:
         assert settings.internal_token is not None
         assert settings.admin_token is not None
-    if name not in {"gateway", "slack-receiver"}:
+    if MANIFEST.service(name).owns_database:
         assert settings.database_url.startswith("postgresql+asyncpg://")
         database = settings.database_url.rsplit("/", 1)[1]
         assert f"CREATE DATABASE {database};" in (DEPLOY / "postgres" / "init.sql").read_text()

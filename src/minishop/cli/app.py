@@ -17,10 +17,17 @@ import typer
 from opentelemetry import trace
 from pydantic import ValidationError
 
-from minishop.cli.catalog import BY_NAME, DOWNSTREAMS, SERVICES, SLACK_RECEIVER, ServiceEntry
+from minishop.cli.deploy_files import check_deploy_files
+from minishop.cli.loading import ServiceCodeError, app_factory, settings_type
 from minishop.cli.output import fail
 from minishop.cli.provider import provider
-from minishop.cli.stack import StackPlan, StackSettings, plan_stack, prometheus_pages
+from minishop.cli.stack import (
+    StackPlan,
+    StackSettings,
+    find_repository_root,
+    plan_stack,
+    prometheus_pages,
+)
 from minishop.cli.supervisor import (
     SUPERVISOR_PID_VARIABLE,
     ProcessSpec,
@@ -30,10 +37,13 @@ from minishop.cli.supervisor import (
 )
 from minishop.cli.supervisor_state import read_state, state_file
 from minishop.cli.tokens import ShopTokens, shop_tokens
+from minishop.manifest import MANIFEST, Manifest, ServiceEntry
 from minishop.platform.settings import ServiceSettings
 
 SUPERVISE_INTERVAL_SECONDS = 0.1  # how soon a crash is noticed and its restart begins
 DRAIN_MARGIN_SECONDS = 0.25  # the gateway's graceful window ends; its cut requests unwind
+ALERT_RECEIVER = "slack-receiver"  # where the local Alertmanager sends notifications
+FAULTS_SERVICE = "payments"  # whose /admin/provider route the banner shows
 
 cli = typer.Typer(
     help="MiniShop: a small shop built to be observed.",
@@ -48,7 +58,9 @@ cli.command()(provider)  # fault injection through payments' /admin route (cli/p
 def _bad_setting(prefix: str, error: ValidationError) -> str:
     """``PREFIX_FIELD: what is wrong``, for the first setting pydantic refused."""
     first = error.errors()[0]
-    field = ".".join(str(part) for part in first["loc"]) or "settings"
+    field = ".".join(str(part) for part in first["loc"])
+    if not field:  # a check of several settings at once: its message names them
+        return str(first["msg"]).removeprefix("Value error, ")
     if field.startswith("MINISHOP_"):  # a shared variable (the tokens): no service prefix
         return f"{field}: {first['msg']}"
     return f"{prefix}{field.upper()}: {first['msg']}"
@@ -59,7 +71,9 @@ def load_settings(entry: ServiceEntry, env: Mapping[str, str] | None = None) -> 
     saved = dict(os.environ)
     os.environ.update(env or {})
     try:
-        return entry.settings_type()()
+        return settings_type(entry)()
+    except ServiceCodeError as exc:
+        raise fail(str(exc)) from None
     except ValidationError as exc:
         raise fail(f"bad setting for {entry.name}: {_bad_setting(entry.env_prefix, exc)}") from None
     finally:
@@ -71,17 +85,20 @@ def load_settings(entry: ServiceEntry, env: Mapping[str, str] | None = None) -> 
 def serve(
     service: Annotated[
         str,
-        typer.Argument(help="users, products, orders, payments, gateway or slack-receiver"),
+        typer.Argument(help=f"One of: {', '.join(MANIFEST.names)}."),
     ],
 ) -> None:
     """Run one service in this process (``up`` runs each of them this way)."""
-    entry = BY_NAME.get(service)
-    if entry is None:
-        raise fail(f"unknown service {service!r}: choose from {', '.join(BY_NAME)}")
+    if service not in MANIFEST:
+        raise fail(f"unknown service {service!r}: choose from {', '.join(MANIFEST.names)}")
+    entry = MANIFEST.service(service)
     settings = load_settings(entry)
     from minishop.platform.server import serve as serve_app
 
-    app = entry.app_factory()(settings)
+    try:
+        app = app_factory(entry)(settings)
+    except ServiceCodeError as exc:
+        raise fail(str(exc)) from None
     provider = app.state.telemetry.tracer_provider
     if provider is not None:  # one service per process: its provider is the process's
         trace.set_tracer_provider(provider)
@@ -119,14 +136,15 @@ def _plan(
     *,
     stack: bool = True,
     tokens: ShopTokens | None = None,
+    manifest: Manifest = MANIFEST,
 ) -> Plan:
-    """The environment each process gets, validated before anything starts.
+    """The environment each process of ``manifest`` gets, validated before anything starts.
 
     Command-line flags apply to every service; each service is pointed at the
     ports its downstream services will really listen on. ``tokens`` go to every
-    shop service alike (not to the Slack receiver, which guards nothing).
+    shop service alike (not to the lab's tools, such as the Slack receiver).
     """
-    entries = (*SERVICES, SLACK_RECEIVER) if stack else SERVICES
+    entries = manifest.entries if stack else manifest.shop
     flags = {"DATA_DIR": str(data_dir) if data_dir else None, "LOG_LEVEL": log_level}
     envs = {
         entry.name: {
@@ -135,15 +153,15 @@ def _plan(
         for entry in entries
     }
     if tokens is not None:
-        for entry in SERVICES:
+        for entry in manifest.shop:
             envs[entry.name].update(tokens.env())
     resolved = {entry.name: load_settings(entry, envs[entry.name]) for entry in entries}
-    for entry in SERVICES:
-        for downstream in DOWNSTREAMS.get(entry.name, ()):
-            variable = f"{entry.env_prefix}{downstream.upper()}_URL"
-            if variable not in os.environ:
-                target = resolved[downstream]
-                envs[entry.name][variable] = f"http://{target.host}:{target.port}"
+    for entry in entries:
+        for downstream in manifest.downstream(entry):
+            variable = f"{entry.env_prefix}{downstream.url_setting.upper()}"
+            if variable not in os.environ and downstream.name in resolved:
+                target = resolved[downstream.name]
+                envs[entry.name][variable] = downstream.local_url(target.host, target.port)
     specs = {
         entry.name: ProcessSpec(
             entry.name,
@@ -155,23 +173,23 @@ def _plan(
         )
         for entry in entries
     }
-    shop = [specs[entry.name] for entry in SERVICES]
+    shop = [specs[entry.name] for entry in manifest.shop]
     if not stack:
         return Plan(shop, [], [], tokens=tokens)
-    receiver = specs[SLACK_RECEIVER.name]
+    tools = [specs[entry.name] for entry in manifest.tools]
     backends = plan_stack(
         _load_stack_settings(),
-        data_dir or resolved["users"].data_dir,
+        data_dir or resolved[manifest.shop[0].name].data_dir,
         {name: f"{spec.host}:{spec.port}" for name, spec in specs.items()},
-        receiver.url,
+        specs[ALERT_RECEIVER].url,
     )
-    return Plan(shop, [receiver, *backends.specs], backends.missing, backends, tokens)
+    return Plan(shop, [*tools, *backends.specs], backends.missing, backends, tokens)
 
 
 def _drain_seconds(entry: ServiceEntry, settings: ServiceSettings) -> float:
     """The gateway, the shop's entry point, stops first and alone: once its graceful window
     is over it sends nothing downstream, so the services behind it may stop too."""
-    if entry.name != "gateway":
+    if not entry.entry_point:
         return 0.0
     return settings.graceful_shutdown_seconds + DRAIN_MARGIN_SECONDS
 
@@ -191,7 +209,9 @@ def _self_command() -> str:
 
 def _banner(plan: Plan, seconds: float) -> str:
     by_name = {spec.name: spec for spec in plan.all}
-    gateway, payments = by_name["gateway"], by_name["payments"]
+    entry_point = MANIFEST.entry_point
+    gateway = by_name[entry_point.name if entry_point is not None else plan.shop[-1].name]
+    payments = by_name[FAULTS_SERVICE]
     endpoint = os.environ.get("OTEL_EXPORTER_OTLP_TRACES_ENDPOINT") or os.environ.get(
         "OTEL_EXPORTER_OTLP_ENDPOINT"
     )
@@ -207,8 +227,8 @@ def _banner(plan: Plan, seconds: float) -> str:
         lines.append(f"  prometheus      {url}/targets  alerts {url}/alerts  rules {url}/rules")
     if "alertmanager" in by_name:
         lines.append(f"  alertmanager    {by_name['alertmanager'].url}")
-    if "slack-receiver" in by_name:
-        url = by_name["slack-receiver"].url
+    if ALERT_RECEIVER in by_name:
+        url = by_name[ALERT_RECEIVER].url
         lines.append(f"  alerts (Slack)  {url}/   as JSON {url}/messages")
     lines += [f"  not started     {reason}" for reason in plan.missing]
     lines += [
@@ -306,7 +326,7 @@ def up(
 
 def _data_dir(data_dir: Path | None) -> Path:
     """Where ``up`` keeps its files: ``--data-dir``, else the services' own default."""
-    return data_dir if data_dir is not None else load_settings(BY_NAME["users"]).data_dir
+    return data_dir if data_dir is not None else load_settings(MANIFEST.shop[0]).data_dir
 
 
 def _liveness(client: httpx.Client, spec: ProcessSpec) -> str:
@@ -366,6 +386,40 @@ def status(
             line = f"{spec.name:<14} {spec.url:<24} {state:<11} {liveness:<22} {detail}"
             typer.echo(line.rstrip())
     raise typer.Exit(code=0 if healthy else 1)
+
+
+@cli.command()
+def manifest(
+    check: Annotated[
+        bool,
+        typer.Option(
+            "--check",
+            help="Also compare docker-compose.yml, prometheus.yml, init.sql and the Dockerfile "
+            "with it; exit 1 naming each difference.",
+        ),
+    ] = False,
+) -> None:
+    """Show the services the shop runs (src/minishop/manifest.py), in start order."""
+    typer.echo(f"{'service':<15} {'port':<6} {'package':<24} {'database':<9} {'public':<7} calls")
+    for entry in MANIFEST:
+        calls = ", ".join(service.name for service in MANIFEST.downstream(entry)) or "-"
+        typer.echo(
+            f"{entry.name:<15} {entry.port:<6} {entry.package:<24} "
+            f"{'yes' if entry.owns_database else '-':<9} "
+            f"{'yes' if entry.public_api else '-':<7} {calls}"
+        )
+    if not check:
+        return
+    root = find_repository_root(_load_stack_settings())
+    if root is None:
+        raise fail("no deployment files to check: run from a source checkout")
+    differences = check_deploy_files(MANIFEST, root)
+    if differences:
+        typer.echo(f"\n{len(differences)} difference(s) from the manifest:", err=True)
+        for difference in differences:
+            typer.echo(f"  {difference}", err=True)
+        raise typer.Exit(code=1)
+    typer.echo("\nThe deployment files agree with the manifest.")
 
 
 def main() -> None:

@@ -16,15 +16,15 @@ import orjson
 import typer
 
 from minishop.cli.output import fail
+from minishop.manifest import LOCAL_HOST, MANIFEST
 from minishop.platform.settings import ADMIN_TOKEN_VARIABLE
 
-PAYMENTS_PORT_VARIABLE = "PAYMENTS_PORT"
-DEFAULT_PAYMENTS_PORT = 8004
+PAYMENTS = MANIFEST.service("payments")
 
 
 def _default_url() -> str:
-    port = os.environ.get(PAYMENTS_PORT_VARIABLE, "").strip() or str(DEFAULT_PAYMENTS_PORT)
-    return f"http://127.0.0.1:{port}"
+    port = os.environ.get(f"{PAYMENTS.env_prefix}PORT", "").strip() or str(PAYMENTS.port)
+    return f"http://{LOCAL_HOST}:{port}"
 
 
 def _detail(response: httpx.Response) -> str:
@@ -47,7 +47,9 @@ def provider(
     ] = None,
     url: Annotated[
         str | None,
-        typer.Option(help="The payments service (default: 127.0.0.1 and PAYMENTS_PORT or 8004)."),
+        typer.Option(
+            help=f"The payments service (default: {_default_url()}, port from PAYMENTS_PORT)."
+        ),
     ] = None,
 ) -> None:
     """Show the payment provider's behaviour; with options, change it (fault injection)."""

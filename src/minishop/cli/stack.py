@@ -59,6 +59,12 @@ def find_deploy_dir(settings: StackSettings) -> Path | None:
     return candidate if (candidate / "prometheus" / "prometheus.yml").is_file() else None
 
 
+def find_repository_root(settings: StackSettings) -> Path | None:
+    """The source checkout the deployment files belong to (``deploy/``'s parent)."""
+    deploy = find_deploy_dir(settings)
+    return deploy.parent if deploy is not None else None
+
+
 def find_binary(names: Sequence[str]) -> str | None:
     for name in names:
         found = shutil.which(name)

@@ -14,13 +14,13 @@ from minishop.gateway.adapters.proxy import Proxy
 from minishop.gateway.application.admission import Admission
 from minishop.gateway.domain.client_address import ClientResolver
 from minishop.gateway.domain.rate_limit import FailureThrottle, RateLimiter
-from minishop.gateway.domain.routing import SERVICES
-from minishop.gateway.settings import GatewaySettings
+from minishop.gateway.settings import GATEWAY, GatewaySettings
+from minishop.manifest import MANIFEST, Manifest
 from minishop.platform.http import build_client, liveness_check
 from minishop.platform.openapi import ResponseRule
 from minishop.platform.service_app import ServiceParts, create_service_app, service_telemetry
 
-SERVICE = "gateway"
+SERVICE = GATEWAY.name
 PUBLIC_PREFIXES = ("/api/v1", "/order", "/payment/pay")
 PROXY_RESPONSES = [
     # The gateway's own answers (keys, rate limit, upstream down or slow) and every
@@ -48,25 +48,26 @@ def create_app(
     *,
     span_exporter: SpanExporter | None = None,
     transports: Mapping[str, httpx.AsyncBaseTransport] | None = None,
+    manifest: Manifest = MANIFEST,
 ) -> FastAPI:
+    """Routes and downstream clients follow ``manifest``: one per service with a public API.
+
+    ``transports`` replaces the network per service (tests run the services in-process).
+    """
     telemetry = service_telemetry(SERVICE, settings, span_exporter)
     transports = transports or {}
-    urls = {
-        "users": settings.users_url,
-        "products": settings.products_url,
-        "orders": settings.orders_url,
-        "payments": settings.payments_url,
-    }
+    downstream = manifest.downstream(manifest.service(SERVICE))
     clients = {
-        service: build_client(
-            urls[service],
-            peer=service,
+        service.name: build_client(
+            settings.url_of(service),
+            peer=service.name,
             tracer=telemetry.tracer,
             timeout=settings.http_timeout_seconds,
-            transport=transports.get(service),
+            transport=transports.get(service.name),
         )
-        for service in SERVICES
+        for service in downstream
     }
+    public = [service.name for service in manifest.public]
     admission = Admission(
         settings.api_keys,
         RateLimiter(
@@ -95,8 +96,8 @@ def create_app(
             description="The one door clients use: routing, API keys and rate limits.",
             telemetry=telemetry,
             routers=[
-                http_api.build_index_router(),
-                http_api.build_router(Proxy(clients), admission),
+                http_api.build_index_router(public),
+                http_api.build_router(Proxy(clients), admission, public),
             ],
             max_body_bytes=settings.max_body_bytes,
             body_read_timeout_seconds=settings.body_read_timeout_seconds,

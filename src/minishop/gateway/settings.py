@@ -4,7 +4,10 @@ from typing import Annotated
 from pydantic import Field, field_validator
 from pydantic_settings import NoDecode, SettingsConfigDict
 
+from minishop.manifest import MANIFEST
 from minishop.platform.settings import ServiceSettings
+
+GATEWAY = MANIFEST.service("gateway")
 
 
 def _comma_separated(value: object) -> object:
@@ -18,13 +21,9 @@ class GatewaySettings(ServiceSettings):
     ``GATEWAY_TRUSTED_PROXIES`` (comma-separated IPs or CIDRs), ``GATEWAY_RATE_LIMIT_*`` and
     ``GATEWAY_AUTH_FAILURE_*``."""
 
-    model_config = SettingsConfigDict(env_prefix="GATEWAY_")
+    model_config = SettingsConfigDict(env_prefix=GATEWAY.env_prefix)
 
-    port: int = 8080
-    users_url: str = "http://127.0.0.1:8001"
-    products_url: str = "http://127.0.0.1:8002"
-    orders_url: str = "http://127.0.0.1:8003"
-    payments_url: str = "http://127.0.0.1:8004"
+    port: int = GATEWAY.port
     api_keys: Annotated[list[str], NoDecode] = Field(
         default_factory=list, description="Empty: the gateway is open (the local lab)."
     )

@@ -9,6 +9,7 @@ import httpx
 from fastapi import FastAPI
 from opentelemetry.sdk.trace.export import SpanExporter
 
+from minishop.manifest import MANIFEST
 from minishop.orders.adapters import http_api, orm
 from minishop.orders.adapters.clients import HttpCatalog, HttpInventory, HttpUserDirectory
 from minishop.orders.adapters.repository import SqlOrderRepository
@@ -34,14 +35,14 @@ def create_app(
     transports = transports or {}
     tracer = base.telemetry.tracer
     users = build_client(
-        settings.users_url,
+        settings.url_of(MANIFEST.service("users")),
         peer="users",
         tracer=tracer,
         timeout=settings.http_timeout_seconds,
         transport=transports.get("users"),
     )
     products = build_client(
-        settings.products_url,
+        settings.url_of(MANIFEST.service("products")),
         peer="products",
         tracer=tracer,
         timeout=settings.http_timeout_seconds,

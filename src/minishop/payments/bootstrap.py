@@ -2,12 +2,14 @@
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from pathlib import Path
 
 import httpx
 from fastapi import FastAPI
 from opentelemetry.sdk.trace.export import SpanExporter
 
+from minishop.manifest import MANIFEST
 from minishop.payments.adapters import http_api, orm
 from minishop.payments.adapters.clients import HttpOrderBook
 from minishop.payments.adapters.provider import ProviderBehaviour, SimulatedProvider
@@ -27,15 +29,16 @@ def create_app(
     settings: PaymentsSettings,
     *,
     span_exporter: SpanExporter | None = None,
-    orders_transport: httpx.AsyncBaseTransport | None = None,
+    transports: Mapping[str, httpx.AsyncBaseTransport] | None = None,
 ) -> FastAPI:
+    """``transports`` replaces the network per downstream service (tests run them in-process)."""
     base = build_foundation(SERVICE, settings, orm.idempotency_keys, span_exporter)
     orders = build_client(
-        settings.orders_url,
+        settings.url_of(MANIFEST.service("orders")),
         peer="orders",
         tracer=base.telemetry.tracer,
         timeout=settings.http_timeout_seconds,
-        transport=orders_transport,
+        transport=(transports or {}).get("orders"),
         internal_token=settings.internal_token,
     )
     provider = SimulatedProvider(

@@ -1,16 +1,18 @@
 from pydantic import Field, model_validator
 from pydantic_settings import SettingsConfigDict
 
+from minishop.manifest import MANIFEST
 from minishop.platform.settings import ServiceSettings
+
+PAYMENTS = MANIFEST.service("payments")
 
 
 class PaymentsSettings(ServiceSettings):
     """Environment: ``PAYMENTS_FAILURE_RATE``, ``PAYMENTS_LATENCY_MIN_MS``, ``PAYMENTS_SEED``."""
 
-    model_config = SettingsConfigDict(env_prefix="PAYMENTS_")
+    model_config = SettingsConfigDict(env_prefix=PAYMENTS.env_prefix)
 
-    port: int = 8004
-    orders_url: str = "http://127.0.0.1:8003"
+    port: int = PAYMENTS.port
     failure_rate: float = Field(default=0.05, ge=0, le=1)
     latency_min_ms: float = Field(default=20, ge=0, le=60_000)
     latency_max_ms: float = Field(default=80, ge=0, le=60_000)

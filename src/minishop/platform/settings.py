@@ -7,12 +7,14 @@ defaults it computed while a variable such as ``ORDERS_PORT`` still wins.
 
 from __future__ import annotations
 
+import os
 from pathlib import Path
 from typing import Any
 
-from pydantic import Field, SecretStr, field_validator
+from pydantic import Field, SecretStr, field_validator, model_validator
 from pydantic_settings import BaseSettings, PydanticBaseSettingsSource, SettingsConfigDict
 
+from minishop.manifest import ServiceEntry
 from minishop.observability.logging import parse_level
 
 INTERNAL_TOKEN_VARIABLE = "MINISHOP_INTERNAL_TOKEN"
@@ -82,6 +84,14 @@ class ServiceSettings(BaseSettings):
         description="Bearer token of the /admin routes (CONTRACT section 9).",
     )
 
+    downstream_urls: dict[str, str] = Field(
+        default_factory=dict,
+        description=(
+            "Where the services this one calls listen, by ``<name>_url`` (set as "
+            "``<PREFIX><NAME>_URL``); a service left out is at its manifest port on 127.0.0.1."
+        ),
+    )
+
     def __init__(self, **values: Any) -> None:
         # The tokens' alias is their variable's name; tests and the command line also pass
         # them by field name, which pydantic would otherwise drop as an unknown extra.
@@ -100,6 +110,38 @@ class ServiceSettings(BaseSettings):
         file_secret_settings: PydanticBaseSettingsSource,
     ) -> tuple[PydanticBaseSettingsSource, ...]:
         return env_settings, dotenv_settings, init_settings, file_secret_settings
+
+    @model_validator(mode="before")
+    @classmethod
+    def _collect_downstream_urls(cls, data: Any) -> Any:
+        """Gather every ``<name>_url`` setting, whatever services the manifest names.
+
+        The URL settings follow the manifest (a service that calls a new one needs no new
+        field), so they are read here rather than declared: from constructor arguments,
+        then from ``<PREFIX><NAME>_URL`` variables, which win as for every other setting.
+        """
+        if not isinstance(data, dict):
+            return data
+        data = dict(data)
+        urls = dict(data.pop("downstream_urls", None) or {})
+        for key in [key for key in data if _is_url_setting(key)]:
+            urls[key.lower()] = data.pop(key)
+        prefix = str(cls.model_config.get("env_prefix", "")).upper()
+        if prefix:
+            for variable, value in os.environ.items():
+                upper = variable.upper()
+                if upper.startswith(prefix) and _is_url_setting(upper[len(prefix) :]):
+                    urls[upper[len(prefix) :].lower()] = value
+        for key, value in urls.items():
+            if not isinstance(value, str) or not value.startswith(("http://", "https://")):
+                raise ValueError(f"{prefix}{key.upper()}: use an http:// or https:// URL")
+            urls[key] = value.rstrip("/")
+        data["downstream_urls"] = urls
+        return data
+
+    def url_of(self, service: ServiceEntry) -> str:
+        """The base URL of a service this one calls: as set, else its local default."""
+        return self.downstream_urls.get(service.url_setting) or service.local_url()
 
     @field_validator("log_level")
     @classmethod
@@ -137,3 +179,9 @@ class ServiceSettings(BaseSettings):
         if self.database_url:
             return self.database_url
         return f"sqlite+aiosqlite:///{(self.data_dir / f'{service}.db').resolve()}"
+
+
+def _is_url_setting(name: str) -> bool:
+    """``USERS_URL`` / ``users_url``: a downstream URL, not the database's."""
+    lowered = name.lower()
+    return lowered.endswith("_url") and lowered != "database_url" and len(lowered) > 4

@@ -1,9 +1,9 @@
-"""The gateway's public routes: two shortcuts and the four resource APIs."""
+"""The gateway's public routes: two shortcuts and each public service's resource API."""
 
 from __future__ import annotations
 
 import math
-from collections.abc import Awaitable, Callable
+from collections.abc import Awaitable, Callable, Sequence
 from typing import Annotated
 
 from fastapi import APIRouter, Depends, Header, Request, Response
@@ -17,13 +17,12 @@ from minishop.gateway.application.admission import (
     Unauthorized,
 )
 from minishop.gateway.domain.routing import (
-    SERVICES,
     SHORTCUTS,
     MalformedPath,
     NoPublicRoute,
+    PublicApis,
     Route,
     check_forwardable,
-    resource_route,
 )
 from minishop.observability import mark_failure
 from minishop.platform.problems import Problem
@@ -31,7 +30,9 @@ from minishop.platform.problems import Problem
 METHODS = ["GET", "POST", "PUT", "PATCH", "DELETE"]
 
 
-def build_router(proxy: Proxy, admission: Admission) -> APIRouter:
+def build_router(proxy: Proxy, admission: Admission, services: Sequence[str]) -> APIRouter:
+    """``services``: those whose ``/api/v1/<service>`` is public (the manifest says which)."""
+
     def admit(
         request: Request,
         api_key: Annotated[str | None, Header(alias="X-API-Key")] = None,
@@ -68,17 +69,18 @@ def build_router(proxy: Proxy, admission: Admission) -> APIRouter:
     async def pay(request: Request) -> Response:
         return await forward(lambda: SHORTCUTS[("POST", "/payment/pay")], request)
 
-    for service in SERVICES:
+    apis = PublicApis(frozenset(services))
+    for service in services:
         router.add_api_route(
             f"/api/v1/{service}",
-            _collection_handler(service, forward),
+            _collection_handler(apis, service, forward),
             methods=METHODS,
             tags=[service],
             name=f"{service}_collection",
         )
         router.add_api_route(
             f"/api/v1/{service}/{{path:path}}",
-            _item_handler(service, forward),
+            _item_handler(apis, service, forward),
             methods=METHODS,
             tags=[service],
             name=f"{service}_item",
@@ -108,16 +110,20 @@ def public_route(route_of: RouteOf, request: Request) -> Route:
         raise Problem(404, str(exc), type_="not-found") from exc
 
 
-def _collection_handler(service: str, forward: Forward) -> Callable[[Request], Awaitable[Response]]:
+def _collection_handler(
+    apis: PublicApis, service: str, forward: Forward
+) -> Callable[[Request], Awaitable[Response]]:
     async def handler(request: Request) -> Response:
-        return await forward(lambda: resource_route(service), request)
+        return await forward(lambda: apis.route(service), request)
 
     return handler
 
 
-def _item_handler(service: str, forward: Forward) -> Callable[[str, Request], Awaitable[Response]]:
+def _item_handler(
+    apis: PublicApis, service: str, forward: Forward
+) -> Callable[[str, Request], Awaitable[Response]]:
     async def handler(path: str, request: Request) -> Response:
-        return await forward(lambda: resource_route(service, path), request)
+        return await forward(lambda: apis.route(service, path), request)
 
     return handler
 
@@ -131,7 +137,7 @@ class ApiIndex(BaseModel):
     routes: list[str]
 
 
-def build_index_router() -> APIRouter:
+def build_index_router(services: Sequence[str]) -> APIRouter:
     """``GET /``: the shop's base URL opens on something a person can read and follow.
 
     It names only public paths, needs no API key (it reveals nothing the OpenAPI does
@@ -141,7 +147,7 @@ def build_index_router() -> APIRouter:
     public = [
         "POST /order",
         "POST /payment/pay",
-        *(f"/api/v1/{service}" for service in SERVICES),
+        *(f"/api/v1/{service}" for service in services),
     ]
 
     @router.get("/", response_model=ApiIndex, tags=["shop"], summary="Where the API is")

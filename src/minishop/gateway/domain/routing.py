@@ -14,8 +14,6 @@ from __future__ import annotations
 import re
 from dataclasses import dataclass
 
-SERVICES = ("users", "products", "orders", "payments")
-
 # An id as the public routes take them: integers and UUIDs, with room to spare.
 MAX_SEGMENT_LENGTH = 128
 SEGMENT = re.compile(rf"[A-Za-z0-9_-]{{1,{MAX_SEGMENT_LENGTH}}}")
@@ -78,21 +76,27 @@ def check_forwardable(raw_path: str, decoded_path: str) -> None:
             raise MalformedPath(f"The path is not forwarded: {_flaw(path)}.")
 
 
-def resource_route(service: str, rest: str = "") -> Route:
-    """``/api/v1/<service>[/<id>]`` is answered by that service at the same path.
+@dataclass(frozen=True)
+class PublicApis:
+    """The services whose resource API is public (the bootstrap reads them from the manifest)."""
 
-    Only the public API is reachable: the one segment after the service must be an id
-    (see ``SEGMENT``), so nothing a client sends can name another path of the service,
-    such as its ``/internal`` or ``/admin`` routes.
-    """
-    if service not in SERVICES:
-        raise ValueError(f"unknown service {service!r}")
-    path = f"/api/v1/{service}"
-    if rest == "":
-        return Route(service, path)
-    if SEGMENT.fullmatch(rest) is None:
-        raise NoPublicRoute(
-            f"No public route answers /api/v1/{service}/{rest}: after /api/v1/{service}/ "
-            "comes one id (letters, digits, '-' or '_')."
-        )
-    return Route(service, f"{path}/{rest}")
+    services: frozenset[str]
+
+    def route(self, service: str, rest: str = "") -> Route:
+        """``/api/v1/<service>[/<id>]`` is answered by that service at the same path.
+
+        Only the public API is reachable: the one segment after the service must be an id
+        (see ``SEGMENT``), so nothing a client sends can name another path of the service,
+        such as its ``/internal`` or ``/admin`` routes.
+        """
+        if service not in self.services:
+            raise ValueError(f"unknown service {service!r}")
+        path = f"/api/v1/{service}"
+        if rest == "":
+            return Route(service, path)
+        if SEGMENT.fullmatch(rest) is None:
+            raise NoPublicRoute(
+                f"No public route answers /api/v1/{service}/{rest}: after /api/v1/{service}/ "
+                "comes one id (letters, digits, '-' or '_')."
+            )
+        return Route(service, f"{path}/{rest}")
