@@ -34,7 +34,7 @@ from typing import Any
 
 import httpx
 from prometheus_client.parser import text_string_to_metric_families
-from shop_runner import SERVICES, RunningShop, free_port, start_shop
+from shop_runner import SERVICES, SHOP, WITH_DATABASE, RunningShop, free_port, start_shop
 
 HERE = Path(__file__).resolve().parent
 LUA = HERE / "order_and_pay.lua"
@@ -45,7 +45,7 @@ PG_DSN = "postgresql://postgres@127.0.0.1:5432/test"
 
 def variant_env(variant: str, sink_url: str) -> dict[str, str]:
     levels = "INFO" if variant == "telemetry on" else "WARNING"
-    env = {f"{name.upper()}_LOG_LEVEL": levels for name in SERVICES}
+    env = {f"{entry.env_prefix}LOG_LEVEL": levels for entry in SHOP}
     if variant == "telemetry on":
         env.update(
             OTEL_EXPORTER_OTLP_ENDPOINT=sink_url,
@@ -61,9 +61,10 @@ def database_env(database: str, dsn: str) -> dict[str, str]:
         return {}
     url = dsn.replace("postgresql://", "postgresql+asyncpg://", 1)
     env = {}
-    for name in SERVICES[:-1]:  # the gateway has no database
-        env[f"{name.upper()}_DATABASE_URL"] = url
-        env[f"{name.upper()}_DATABASE_SCHEMA"] = f"bench_{name}"
+    for entry in SHOP:
+        if entry.owns_database:
+            env[f"{entry.env_prefix}DATABASE_URL"] = url
+            env[f"{entry.env_prefix}DATABASE_SCHEMA"] = f"bench_{entry.database}"
     return env
 
 
@@ -72,7 +73,7 @@ async def _drop_bench_schemas(dsn: str) -> None:
 
     connection = await asyncpg.connect(dsn)
     try:
-        for name in SERVICES[:-1]:
+        for name in WITH_DATABASE:
             await connection.execute(f'DROP SCHEMA IF EXISTS "bench_{name}" CASCADE')
     finally:
         await connection.close()

@@ -16,7 +16,11 @@ from collections.abc import Mapping
 from dataclasses import dataclass
 from pathlib import Path
 
-SERVICES = ("users", "products", "orders", "payments", "gateway")
+from minishop.manifest import MANIFEST
+
+SHOP = MANIFEST.shop
+SERVICES = tuple(entry.name for entry in SHOP)
+WITH_DATABASE = tuple(entry.name for entry in MANIFEST.with_database if entry.part_of_shop)
 READY_MARKER = "MiniShop is up"
 _TICKS = os.sysconf("SC_CLK_TCK")
 
@@ -51,7 +55,10 @@ class RunningShop:
 
     @property
     def gateway(self) -> str:
-        return f"http://127.0.0.1:{self.ports['gateway']}"
+        """The shop's entry point: where clients send their requests."""
+        entry_point = MANIFEST.entry_point
+        assert entry_point is not None, "the manifest names no entry point"
+        return self.url(entry_point.name)
 
     def url(self, service: str) -> str:
         return f"http://127.0.0.1:{self.ports[service]}"
@@ -93,7 +100,7 @@ def start_shop(
     ports = {name: free_port() for name in SERVICES}
     full_env = {
         **os.environ,
-        **{f"{name.upper()}_PORT": str(port) for name, port in ports.items()},
+        **{f"{entry.env_prefix}PORT": str(ports[entry.name]) for entry in SHOP},
         **env,
     }
     command = [sys.executable, "-m", "minishop", "up", "--no-stack", "--data-dir", str(data_dir)]

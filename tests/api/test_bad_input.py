@@ -11,12 +11,12 @@ import pytest
 from minishop.orders.adapters.clients import HttpCatalog, HttpInventory, HttpUserDirectory
 from minishop.orders.domain.model import InvalidOrder, OrderLine, UnknownProducts
 from tests.support.helpers import assert_problem, count, create_product, order_body, stock_of
-from tests.support.shop import INTERNAL_HEADERS, Shop, running_shop
+from tests.support.shop import INTERNAL_HEADERS, PUBLIC_SERVICES, Shop, running_shop
 
 BEYOND_INT32 = 2**31
 BEYOND_INT64 = 2**63
 
-COLLECTIONS = ("users", "products", "orders", "payments")
+COLLECTIONS = PUBLIC_SERVICES
 OVERSIZED = b'{"user_id": 1, "items": [' + b'{"product_id": 1, "quantity": 1},' * 4000 + b"]}"
 
 CASES = [

@@ -23,6 +23,7 @@ import httpx
 import pytest
 import yaml
 
+from minishop.manifest import MANIFEST
 from tests.support.processes import RunningShop, shop_processes
 from tests.support.promql import comparisons_as_bool, query, with_grafana_variables
 
@@ -143,10 +144,7 @@ def test_prometheus_scrapes_every_target_and_loads_every_rule(stack: RunningShop
         return health if set(health.values()) == {"up"} else None
 
     health = _wait_for("every target up", 30, all_up)
-    assert set(health) == {  # type: ignore[arg-type]
-        "users", "products", "orders", "payments", "gateway",
-        "slack-receiver", "alertmanager", "prometheus",
-    }  # fmt: skip
+    assert set(health) == {*MANIFEST.names, "alertmanager", "prometheus"}  # type: ignore[arg-type]
     loaded = httpx.get(f"{prometheus}/api/v1/rules", timeout=5).json()["data"]["groups"]
     expected = [
         group["name"]

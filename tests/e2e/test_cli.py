@@ -13,13 +13,13 @@ from pathlib import Path
 import httpx
 import pytest
 
-from tests.support.processes import SERVICES, STACK_PORT_VARIABLES, free_ports
+from tests.support.processes import SHOP_PORT_VARIABLES, STACK_PORT_VARIABLES, free_ports
 
 pytestmark = pytest.mark.e2e
 
 
 def _run(args: list[str], env: dict[str, str], tmp_path: Path) -> subprocess.CompletedProcess[str]:
-    variables = [f"{name.upper()}_PORT" for name in SERVICES] + list(STACK_PORT_VARIABLES.values())
+    variables = [*SHOP_PORT_VARIABLES.values(), *STACK_PORT_VARIABLES.values()]
     ports = dict(zip(variables, free_ports(len(variables)), strict=True))
     full_env = {**os.environ, **{name: str(port) for name, port in ports.items()}, **env}
     return subprocess.run(

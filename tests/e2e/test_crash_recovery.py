@@ -14,7 +14,7 @@ import httpx
 import pytest
 
 from minishop.cli.supervisor_state import ChildStatus, state_file, write_state
-from tests.support.processes import SERVICES, RunningShop, free_ports, shop_processes
+from tests.support.processes import SHOP_PORT_VARIABLES, RunningShop, free_ports, shop_processes
 
 pytestmark = pytest.mark.e2e
 
@@ -173,10 +173,11 @@ def test_status_marks_a_service_the_supervisor_gave_up_on(tmp_path: Path) -> Non
             "orders": ChildStatus("running", 1, 0),
         },
     )  # as a live supervisor (this test's process) leaves it
-    ports = dict(zip(SERVICES, free_ports(len(SERVICES)), strict=True))
+    variables = list(SHOP_PORT_VARIABLES.values())
+    ports = dict(zip(variables, free_ports(len(variables)), strict=True))
     result = subprocess.run(
         [sys.executable, "-m", "minishop", "status", "--data-dir", str(tmp_path)],
-        env={**os.environ, **{f"{name.upper()}_PORT": str(port) for name, port in ports.items()}},
+        env={**os.environ, **{variable: str(port) for variable, port in ports.items()}},
         capture_output=True,
         text=True,
         timeout=30,

@@ -28,6 +28,7 @@ from tests.support.processes import (
     free_ports,
     shop_processes,
 )
+from tests.support.shop import PUBLIC_SERVICES
 
 pytestmark = pytest.mark.e2e
 
@@ -127,7 +128,7 @@ def test_the_service_log_lines_of_a_request_carry_its_trace_id(
 @pytest.mark.parametrize("service", SERVICES)
 def test_metrics_pass_promtool_and_carry_exemplars(shop: RunningShop, service: str) -> None:
     assert _order(shop).status_code == 201
-    for collection in ("users", "products", "orders", "payments"):  # traffic on every service
+    for collection in PUBLIC_SERVICES:  # traffic on every service
         httpx.get(f"{shop.urls['gateway']}/api/v1/{collection}", timeout=5).raise_for_status()
     url = f"{shop.urls[service]}/metrics"
     text = httpx.get(url, timeout=5).text
@@ -321,7 +322,7 @@ def test_the_provider_command_injects_a_fault_with_the_admin_token(shop: Running
 def test_status_reports_every_service_ready(shop: RunningShop) -> None:
     env = {
         **os.environ,
-        **{f"{name.upper()}_PORT": url.rsplit(":", 1)[1] for name, url in shop.urls.items()},
+        **shop.port_env(),
         **dict(zip(STACK_PORT_VARIABLES.values(), map(str, free_ports(3)), strict=True)),
     }
     result = subprocess.run(

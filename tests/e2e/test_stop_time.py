@@ -22,7 +22,7 @@ from pathlib import Path
 import httpx
 import pytest
 
-from tests.support.processes import RunningShop, shop_processes
+from tests.support.processes import SERVICES, RunningShop, shop_processes
 
 pytestmark = pytest.mark.e2e
 
@@ -154,4 +154,4 @@ def test_the_shop_stops_within_5_s_whatever_the_otlp_endpoint_does(
     stopping = {
         service for service, line in shop.log_lines() if line["message"] == "service stopping"
     }
-    assert stopping == {"gateway", "users", "products", "orders", "payments"}  # each stopped itself
+    assert stopping == set(SERVICES)  # each stopped itself

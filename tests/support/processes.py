@@ -16,10 +16,13 @@ from pathlib import Path
 import httpx
 import orjson
 
-SERVICES = ("users", "products", "orders", "payments", "gateway")
+from minishop.manifest import MANIFEST
+
+SERVICES = tuple(entry.name for entry in MANIFEST.shop)
+SHOP_PORT_VARIABLES = {entry.name: f"{entry.env_prefix}PORT" for entry in MANIFEST.shop}
 # What `minishop up` starts beside the shop, and the variable that sets each one's port.
 STACK_PORT_VARIABLES = {
-    "slack-receiver": "SLACK_RECEIVER_PORT",
+    **{entry.name: f"{entry.env_prefix}PORT" for entry in MANIFEST.tools},
     "alertmanager": "MINISHOP_ALERTMANAGER_PORT",
     "prometheus": "MINISHOP_PROMETHEUS_PORT",
 }
@@ -87,7 +90,7 @@ def shop_processes(
     stack: bool = False,
 ) -> Iterator[RunningShop]:
     """The shop on free ports; with ``stack``, also Prometheus, Alertmanager, Slack receiver."""
-    variables = {name: f"{name.upper()}_PORT" for name in SERVICES}
+    variables = dict(SHOP_PORT_VARIABLES)
     if stack:
         variables.update(STACK_PORT_VARIABLES)
     ports = dict(zip(variables, free_ports(len(variables)), strict=True))

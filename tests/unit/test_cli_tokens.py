@@ -7,6 +7,7 @@ import typer
 
 from minishop.cli.app import _banner, _plan
 from minishop.cli.tokens import ShopTokens, shop_tokens
+from minishop.manifest import MANIFEST
 
 
 def test_unset_tokens_are_generated_fresh_and_set_ones_are_kept() -> None:
@@ -23,9 +24,7 @@ def test_every_shop_service_gets_the_same_tokens(monkeypatch: pytest.MonkeyPatch
     monkeypatch.delenv("MINISHOP_ADMIN_TOKEN", raising=False)
     tokens = shop_tokens()
     plan = _plan(None, None, stack=False, tokens=tokens)
-    assert [spec.name for spec in plan.shop] == [
-        "users", "products", "orders", "payments", "gateway"
-    ]  # fmt: skip
+    assert [spec.name for spec in plan.shop] == [entry.name for entry in MANIFEST.shop]
     for spec in plan.shop:
         assert spec.env["MINISHOP_INTERNAL_TOKEN"] == tokens.internal, spec.name
         assert spec.env["MINISHOP_ADMIN_TOKEN"] == tokens.admin, spec.name

@@ -8,26 +8,21 @@ from typing import Any
 import pytest
 from fastapi import FastAPI
 
-from minishop.gateway.bootstrap import create_app as create_gateway
-from minishop.gateway.settings import GatewaySettings
+from minishop.cli.loading import app_factory, settings_type
+from minishop.manifest import MANIFEST
 from minishop.orders.bootstrap import create_app as create_orders
 from minishop.orders.settings import OrdersSettings
 from minishop.payments.bootstrap import create_app as create_payments
 from minishop.payments.settings import PaymentsSettings
 from minishop.platform.openapi import declare_problems
-from minishop.products.bootstrap import create_app as create_products
-from minishop.products.settings import ProductsSettings
-from minishop.users.bootstrap import create_app as create_users
-from minishop.users.settings import UsersSettings
 
 PROBLEM = "application/problem+json"
-BUILDERS = {
-    "users": lambda data: create_users(UsersSettings(data_dir=data)),
-    "products": lambda data: create_products(ProductsSettings(data_dir=data)),
-    "orders": lambda data: create_orders(OrdersSettings(data_dir=data)),
-    "payments": lambda data: create_payments(PaymentsSettings(data_dir=data)),
-    "gateway": lambda data: create_gateway(GatewaySettings(data_dir=data)),
-}
+SHOP = {entry.name: entry for entry in MANIFEST.shop}
+
+
+def build(service: str, data_dir: Path) -> FastAPI:
+    entry = SHOP[service]
+    return app_factory(entry)(settings_type(entry)(data_dir=data_dir))
 
 
 def operations(app: FastAPI) -> list[tuple[str, str, dict[str, Any]]]:
@@ -46,9 +41,9 @@ def problem_statuses(operation: dict[str, Any]) -> set[int]:
     }
 
 
-@pytest.mark.parametrize("service", list(BUILDERS))
+@pytest.mark.parametrize("service", list(SHOP))
 def test_every_operation_documents_its_problems(tmp_path: Path, service: str) -> None:
-    app = BUILDERS[service](tmp_path)
+    app = build(service, tmp_path)
     schema = app.openapi()
     problem = schema["components"]["schemas"]["Problem"]
     assert set(problem["properties"]) >= {"type", "title", "status", "detail", "instance", "errors"}
