@@ -75,6 +75,9 @@ async def test_one_order_is_one_trace_with_a_known_number_of_spans(
     deduct = next(s for s in spans if s.name == "DeductInventory")
     assert deduct.attributes["product.id"] == 1
     assert deduct.attributes["order.item_count"] == 2
+    # products knows the order by its reservation only: the span names it as that.
+    assert "order.id" not in deduct.attributes
+    assert len(deduct.attributes["reservation.id"]) == 32  # orders' uuid4().hex
     resource = root.resource.attributes
     assert resource["service.namespace"] == "minishop"
     assert "service.version" in resource and "deployment.environment" in resource

@@ -41,7 +41,7 @@ class ProductService:
         """Take a deduction's stock, all lines or none; a repeat of it is a replay."""
         with self._tracer.start_as_current_span("DeductInventory") as span:
             product_ids = [line.product_id for line in deduction.lines]
-            span.set_attribute("order.id", deduction.reservation_id)
+            span.set_attribute("reservation.id", deduction.reservation_id)
             span.set_attribute("order.item_count", deduction.item_count)
             span.set_attribute("product.ids", product_ids)
             if len(product_ids) == 1:
@@ -58,7 +58,7 @@ class ProductService:
     async def release(self, reservation_id: str) -> Release:
         """Give a reservation's stock back; safe to repeat (nothing is given back twice)."""
         with self._tracer.start_as_current_span("ReleaseInventory") as span:
-            span.set_attribute("order.id", reservation_id)
+            span.set_attribute("reservation.id", reservation_id)
             release = await self._repository.release(reservation_id)
             span.set_attribute("inventory.released", release.released)
             return release
