@@ -148,7 +148,8 @@ def build_router(
         response = await idempotent_json(request, store, idempotency_key, charge)
         if response.status_code == 402:
             reason = PaymentOut.model_validate_json(response.body).reason
-            mark_failure(request, reason or "payment_failed")
+            if reason:  # without one, the middleware counts the 402 as ``http_402``
+                mark_failure(request, reason)
         return response
 
     @router.get(
