@@ -9,7 +9,12 @@ import httpx
 import pytest
 
 from minishop.orders.adapters.clients import HttpCatalog, HttpInventory, HttpUserDirectory
-from minishop.orders.domain.model import InvalidOrder, OrderLine, UnknownProducts
+from minishop.orders.domain.model import (
+    InvalidOrder,
+    RequestedLine,
+    Reservation,
+    UnknownProducts,
+)
 from tests.support.helpers import assert_problem, count, create_product, order_body, stock_of
 from tests.support.shop import INTERNAL_HEADERS, PUBLIC_SERVICES, Shop, running_shop
 
@@ -335,7 +340,7 @@ async def test_the_inventory_refusing_a_deduction_is_an_invalid_order() -> None:
     problem = {"type": "invalid-deduction", "detail": "quantity must be between 1 and 10000"}
     async with answering(422, problem) as client:
         with pytest.raises(InvalidOrder, match="quantity"):
-            await HttpInventory(client).deduct("r-1", [OrderLine(1, 1, 100)])
+            await HttpInventory(client).deduct(Reservation("r-1", (RequestedLine(1, 1),)))
 
 
 @pytest.mark.parametrize("header", ["Idempotency-Key", "X-Request-ID", "Accept", "Content-Type"])

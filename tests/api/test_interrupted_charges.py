@@ -7,13 +7,14 @@ import uuid
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
+import httpx
 from sqlalchemy import insert
 
 from minishop.payments.adapters.orm import payments as payments_table
 from minishop.payments.adapters.repository import SqlPaymentRepository
 from minishop.payments.application.services import CHARGE_LEASE
 from minishop.payments.domain.model import ChargeOutcome
-from tests.support.helpers import order_body
+from tests.support.helpers import order_body, wait_until_async
 from tests.support.shop import running_shop
 
 
@@ -47,12 +48,17 @@ async def test_a_charge_left_by_a_dead_process_is_failed_and_the_order_paid_agai
         stale = await _left_mid_charge(
             engine, order["order_id"], cents, CHARGE_LEASE * 2, CHARGE_LEASE * 2
         )
-        for _ in range(100):
+
+        async def paid_once() -> httpx.Response | None:
             paid = await client.post("/payment/pay", json={"order_id": order["order_id"]})
             if paid.status_code == 200:
-                break
+                return paid
             assert paid.status_code == 409, paid.text  # blocked only until reconciled
-            await asyncio.sleep(0.05)
+            return None
+
+        paid = await wait_until_async(
+            paid_once, timeout=5.0, interval=0.05, message="the order paid once reconciled"
+        )
         assert paid.status_code == 200, paid.text
         found = await client.get("/api/v1/payments", params={"order_id": order["order_id"]})
         by_id = {row["payment_id"]: row for row in found.json()["items"]}

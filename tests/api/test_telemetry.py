@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import io
+import logging
 import socket
 from collections import Counter
 from pathlib import Path
@@ -75,6 +76,9 @@ async def test_one_order_is_one_trace_with_a_known_number_of_spans(
     deduct = next(s for s in spans if s.name == "DeductInventory")
     assert deduct.attributes["product.id"] == 1
     assert deduct.attributes["order.item_count"] == 2
+    # products knows the order by its reservation only: the span names it as that.
+    assert "order.id" not in deduct.attributes
+    assert len(deduct.attributes["reservation.id"]) == 32  # orders' uuid4().hex
     resource = root.resource.attributes
     assert resource["service.namespace"] == "minishop"
     assert "service.version" in resource and "deployment.environment" in resource
@@ -167,18 +171,35 @@ async def test_orders_succeed_while_the_otlp_endpoint_is_down(tmp_path: Path) ->
 
 def test_a_broken_log_stream_never_fails_the_caller() -> None:
     class Broken(io.RawIOBase):
+        def __init__(self) -> None:
+            self.attempts: list[bytes] = []
+
         def write(self, data: object) -> int:
+            self.attempts.append(bytes(data))  # type: ignore[arg-type]
             raise BrokenPipeError("reader went away")
 
         def writable(self) -> bool:
             return True
 
-    configure_logging("orders", "INFO", stream=Broken())
-    structlog.get_logger("test").info("still fine")  # must not raise
+    broken = Broken()
+    configure_logging("orders", "INFO", stream=broken)
+    assert structlog.get_logger("test").info("still fine") is None  # returned, did not raise
+    logging.getLogger("uvicorn.error").warning("also through the bridge")
+    # Both lines reached the broken stream (not filtered out before it) and were dropped there.
+    messages = [orjson.loads(line)["message"] for line in broken.attempts]
+    assert messages == ["still fine", "also through the bridge"]
+
     closed = io.BytesIO()
     closed.close()
     configure_logging("orders", "INFO", stream=closed)
-    structlog.get_logger("test").error("still fine")
+    assert structlog.get_logger("test").error("still fine") is None
+
+    # The pipeline itself is unharmed: a working stream gets the next line whole.
+    healthy = io.BytesIO()
+    configure_logging("orders", "INFO", stream=healthy)
+    structlog.get_logger("test").warning("back")
+    (line,) = healthy.getvalue().splitlines()
+    assert orjson.loads(line)["message"] == "back"
 
 
 async def test_every_answer_names_its_trace(sqlite_shop: Shop) -> None:

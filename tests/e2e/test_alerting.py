@@ -24,6 +24,7 @@ import pytest
 import yaml
 
 from minishop.manifest import MANIFEST
+from tests.support.helpers import wait_until
 from tests.support.processes import RunningShop, shop_processes
 from tests.support.promql import comparisons_as_bool, query, with_grafana_variables
 
@@ -96,16 +97,6 @@ def stack(tmp_path_factory: pytest.TempPathFactory) -> Iterator[RunningShop]:
         yield running
 
 
-def _wait_for(what: str, timeout: float, probe: Callable[[], object]) -> object:
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
-        found = probe()
-        if found:
-            return found
-        time.sleep(0.5)
-    raise AssertionError(f"{what}: not within {timeout:.0f} s")
-
-
 def _messages(stack: RunningShop) -> list[dict]:
     return httpx.get(f"{stack.urls['slack-receiver']}/messages", timeout=5).json()["messages"]
 
@@ -143,7 +134,7 @@ def test_prometheus_scrapes_every_target_and_loads_every_rule(stack: RunningShop
         health = {t["labels"]["job"]: t["health"] for t in targets["activeTargets"]}
         return health if set(health.values()) == {"up"} else None
 
-    health = _wait_for("every target up", 30, all_up)
+    health = wait_until(all_up, timeout=30, interval=0.5, message="every target up")
     assert set(health) == {*MANIFEST.names, "alertmanager", "prometheus"}  # type: ignore[arg-type]
     loaded = httpx.get(f"{prometheus}/api/v1/rules", timeout=5).json()["data"]["groups"]
     expected = [
@@ -179,7 +170,12 @@ def test_high_error_rate_reaches_slack_then_resolves(
     assert not high_error_rate("FIRING")(), "the alert fired before any fault was injected"
     _set_failure_rate(stack, 0.5)
     injected = time.monotonic()
-    firing = _wait_for("HighErrorRate firing in Slack", ALERT_DEADLINE, high_error_rate("FIRING"))
+    firing = wait_until(
+        high_error_rate("FIRING"),
+        timeout=ALERT_DEADLINE,
+        interval=0.5,
+        message="HighErrorRate firing in Slack",
+    )
     to_fire = time.monotonic() - injected
     record_property("seconds_from_fault_to_slack", round(to_fire, 1))
     message = firing[0]  # type: ignore[index]
@@ -190,7 +186,12 @@ def test_high_error_rate_reaches_slack_then_resolves(
 
     _set_failure_rate(stack, 0.0)
     repaired = time.monotonic()
-    _wait_for("HighErrorRate resolved in Slack", ALERT_DEADLINE, high_error_rate("RESOLVED"))
+    wait_until(
+        high_error_rate("RESOLVED"),
+        timeout=ALERT_DEADLINE,
+        interval=0.5,
+        message="HighErrorRate resolved in Slack",
+    )
     to_resolve = time.monotonic() - repaired
     record_property("seconds_from_repair_to_resolved", round(to_resolve, 1))
     print(f"\nfault → Slack: {to_fire:.1f} s; repair → resolved: {to_resolve:.1f} s")

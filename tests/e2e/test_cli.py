@@ -2,17 +2,18 @@
 
 from __future__ import annotations
 
+import contextlib
 import os
 import signal
 import socket
 import subprocess
 import sys
-import time
 from pathlib import Path
 
 import httpx
 import pytest
 
+from tests.support.helpers import wait_until
 from tests.support.processes import SHOP_PORT_VARIABLES, STACK_PORT_VARIABLES, free_ports
 
 pytestmark = pytest.mark.e2e
@@ -94,16 +95,20 @@ def test_serve_alone_without_tokens_keeps_internal_routes_closed_and_says_why(
         )  # fmt: skip
     try:
         url = f"http://127.0.0.1:{port}"
-        deadline = time.monotonic() + 30
-        while True:
-            try:
+
+        def live() -> bool:
+            with contextlib.suppress(httpx.HTTPError):  # not listening yet
                 if httpx.get(f"{url}/health/live", timeout=1).status_code == 200:
-                    break
-            except httpx.HTTPError:
-                pass
+                    return True
             assert process.poll() is None, log_path.read_text()
-            assert time.monotonic() < deadline, log_path.read_text()
-            time.sleep(0.1)
+            return False
+
+        wait_until(
+            live,
+            timeout=30,
+            interval=0.1,
+            message=lambda: f"products serving:\n{log_path.read_text()}",
+        )
         body = {"reservation_id": "r-1", "items": [{"product_id": 1, "quantity": 1}]}
         refused = httpx.post(
             f"{url}/internal/inventory/deductions",

@@ -14,6 +14,7 @@ import httpx
 import pytest
 
 from minishop.cli.supervisor_state import ChildStatus, state_file, write_state
+from tests.support.helpers import wait_until
 from tests.support.processes import SHOP_PORT_VARIABLES, RunningShop, free_ports, shop_processes
 
 pytestmark = pytest.mark.e2e
@@ -34,14 +35,14 @@ def _child_pid(shop: RunningShop, service: str) -> int:
 def _wait_until_live(url: str, timeout: float) -> float:
     """Seconds until ``url`` answers its liveness probe; fails after ``timeout``."""
     started = time.monotonic()
-    while time.monotonic() - started < timeout:
-        try:
-            if httpx.get(f"{url}/health/ready", timeout=0.5).status_code == 200:
-                return time.monotonic() - started
-        except httpx.HTTPError:
-            pass
-        time.sleep(0.05)
-    raise AssertionError(f"{url} not serving again after {timeout} s")
+    wait_until(
+        lambda: httpx.get(f"{url}/health/ready", timeout=0.5).status_code == 200,
+        timeout=timeout,
+        interval=0.05,
+        ignoring=(httpx.HTTPError,),
+        message=f"{url} serving again",
+    )
+    return time.monotonic() - started
 
 
 class _Traffic:
@@ -143,17 +144,15 @@ def test_an_interrupted_charge_does_not_block_the_order_for_long(tmp_path: Path)
         assert interrupted["status"] != 200, interrupted
 
         # The client retries the same request (same key) until it goes through.
-        paid = None
-        while paid is None and time.monotonic() - killed_at < 15:
-            try:
-                response = httpx.post(f"{gateway}/payment/pay", timeout=20, **pay)
-            except httpx.HTTPError:
-                response = None
-            if response is not None and response.status_code == 200:
-                paid = time.monotonic() - killed_at
-            else:
-                time.sleep(0.5)
-        assert paid is not None and paid < 15, "the order could not be paid within 15 s"
+        wait_until(
+            lambda: httpx.post(f"{gateway}/payment/pay", timeout=20, **pay).status_code == 200,
+            timeout=15 - (time.monotonic() - killed_at),  # 15 s from the kill
+            interval=0.5,
+            ignoring=(httpx.HTTPError,),
+            message="the order paid again after payments was killed mid-charge",
+        )
+        paid = time.monotonic() - killed_at
+        assert paid < 15, "the order could not be paid within 15 s"
         print(f"order paid {paid:.2f} s after payments was killed mid-charge")  # shown with -s
         payments = httpx.get(
             f"{gateway}/api/v1/payments", params={"order_id": order_id}, timeout=10

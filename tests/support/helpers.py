@@ -2,9 +2,75 @@
 
 from __future__ import annotations
 
+import asyncio
+import time
+from collections.abc import Awaitable, Callable
+from typing import TypeVar
+
 import httpx
 
 PROBLEM = "application/problem+json"
+
+T = TypeVar("T")
+Message = str | Callable[[], str]
+"""What a wait was for; a callable for text known only when it fails (a log's tail)."""
+
+
+def _timed_out(message: Message, timeout: float) -> AssertionError:
+    text = message() if callable(message) else message
+    return AssertionError(f"{text}: not within {timeout:g} s")
+
+
+def wait_until(
+    predicate: Callable[[], T],
+    *,
+    timeout: float,
+    interval: float,
+    message: Message,
+    ignoring: tuple[type[Exception], ...] = (),
+) -> T:
+    """Poll ``predicate`` until it returns something truthy, and return that.
+
+    Every test that waits for something the shop does in its own time (a process
+    starting, a line reaching a log, an alert firing) waits the same way: try, then
+    sleep ``interval``, for at most ``timeout`` seconds, trying once more at the end.
+    It then fails with ``message``, which says what was awaited. An exception listed
+    in ``ignoring`` counts as "not yet" (a server still starting refuses connections);
+    any other one fails the test at once (the process being waited for died).
+    """
+    deadline = time.monotonic() + timeout
+    while True:
+        try:
+            value = predicate()
+        except ignoring:
+            value = None
+        if value:
+            return value  # type: ignore[return-value]
+        if time.monotonic() >= deadline:
+            raise _timed_out(message, timeout)
+        time.sleep(interval)
+
+
+async def wait_until_async(
+    predicate: Callable[[], Awaitable[T]],
+    *,
+    timeout: float,  # noqa: ASYNC109 - wait_until's signature; each try runs to its end
+    interval: float,
+    message: Message,
+    ignoring: tuple[type[Exception], ...] = (),
+) -> T:
+    """``wait_until`` for a coroutine predicate, sleeping without blocking the event loop."""
+    deadline = time.monotonic() + timeout
+    while True:
+        try:
+            value = await predicate()
+        except ignoring:
+            value = None
+        if value:
+            return value  # type: ignore[return-value]
+        if time.monotonic() >= deadline:
+            raise _timed_out(message, timeout)
+        await asyncio.sleep(interval)
 
 
 def assert_problem(response: httpx.Response, status: int) -> dict:

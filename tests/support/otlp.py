@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import gzip
 import threading
-import time
 from dataclasses import dataclass
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 
@@ -16,6 +15,8 @@ from opentelemetry.proto.collector.trace.v1.trace_service_pb2 import (
     ExportTraceServiceRequest,
     ExportTraceServiceResponse,
 )
+
+from tests.support.helpers import wait_until
 
 
 @dataclass(frozen=True)
@@ -134,13 +135,21 @@ class OtlpReceiver:
             return [span for span in self.spans if span.trace_id == trace_id]
 
     def wait_for(self, trace_id: str, names: set[str], timeout: float = 15.0) -> list[ReceivedSpan]:
-        deadline = time.monotonic() + timeout
-        while time.monotonic() < deadline:
+        """The spans of ``trace_id`` received so far, once they include every one of ``names``."""
+
+        def complete() -> list[ReceivedSpan]:
             spans = self.trace(trace_id)
-            if names <= {span.name for span in spans}:
-                return spans
-            time.sleep(0.05)
-        return self.trace(trace_id)
+            return spans if names <= {span.name for span in spans} else []
+
+        return wait_until(
+            complete,
+            timeout=timeout,
+            interval=0.05,
+            message=lambda: (
+                f"spans {sorted(names)} of trace {trace_id}"
+                f" (received: {sorted({span.name for span in self.trace(trace_id)})})"
+            ),
+        )
 
     def __enter__(self) -> OtlpReceiver:
         self._thread.start()

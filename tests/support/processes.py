@@ -7,7 +7,6 @@ import signal
 import socket
 import subprocess
 import sys
-import time
 from collections.abc import Iterator, Mapping
 from contextlib import contextmanager
 from dataclasses import dataclass
@@ -17,6 +16,7 @@ import httpx
 import orjson
 
 from minishop.manifest import MANIFEST
+from tests.support.helpers import wait_until
 
 SERVICES = tuple(entry.name for entry in MANIFEST.shop)
 SHOP_PORT_VARIABLES = {entry.name: f"{entry.env_prefix}PORT" for entry in MANIFEST.shop}
@@ -116,13 +116,20 @@ def shop_processes(
         port_variables=variables,
     )
     try:
-        deadline = time.monotonic() + timeout
-        while "MiniShop is up" not in log_path.read_text(errors="replace"):
+
+        def up() -> bool:
+            if "MiniShop is up" in log_path.read_text(errors="replace"):
+                return True
             if process.poll() is not None:
                 raise RuntimeError(f"minishop up exited:\n{log_path.read_text()[-3000:]}")
-            if time.monotonic() > deadline:
-                raise RuntimeError(f"minishop up not ready:\n{log_path.read_text()[-3000:]}")
-            time.sleep(0.1)
+            return False
+
+        wait_until(
+            up,
+            timeout=timeout,
+            interval=0.1,
+            message=lambda: f"minishop up ready:\n{log_path.read_text()[-3000:]}",
+        )
         httpx.get(f"{running.urls['gateway']}/health/ready", timeout=5).raise_for_status()
         yield running
     finally:

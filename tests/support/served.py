@@ -10,7 +10,6 @@ from __future__ import annotations
 import contextlib
 import socket
 import threading
-import time
 from collections.abc import Iterator
 from dataclasses import dataclass
 
@@ -19,6 +18,7 @@ from starlette.types import ASGIApp
 
 from minishop.platform.server import build_config
 from minishop.platform.settings import ServiceSettings
+from tests.support.helpers import wait_until
 
 START_TIMEOUT_SECONDS = 15
 
@@ -44,11 +44,14 @@ def served(app: ASGIApp, settings: ServiceSettings) -> Iterator[Served]:
     thread = threading.Thread(target=server.run, kwargs={"sockets": [listener]}, daemon=True)
     thread.start()
     try:
-        deadline = time.monotonic() + START_TIMEOUT_SECONDS
-        while not server.started:
+
+        def started() -> bool:
             assert thread.is_alive(), "the server stopped while starting"
-            assert time.monotonic() < deadline, "the server did not start"
-            time.sleep(0.02)
+            return server.started
+
+        wait_until(
+            started, timeout=START_TIMEOUT_SECONDS, interval=0.02, message="the server starting"
+        )
         yield Served(port=listener.getsockname()[1])
     finally:
         server.should_exit = True

@@ -13,6 +13,7 @@ from minishop.orders.domain.model import (
     OrderLine,
     OrderRequest,
     OrderStatus,
+    RequestedLine,
     UnknownProducts,
     price_lines,
 )
@@ -22,12 +23,26 @@ from minishop.payments.domain.model import (
     OrderSnapshot,
     card_last4,
 )
-from minishop.products.domain.model import Deduction, InvalidDeduction, InvalidProduct, NewProduct
+from minishop.products.domain.model import (
+    Deduction,
+    InvalidDeduction,
+    InvalidProduct,
+    NewProduct,
+    StockLine,
+)
 from minishop.users.domain.model import InvalidUser, NewUser
 
 
+def requested(*pairs: tuple[int, int]) -> list[RequestedLine]:
+    return [RequestedLine(product_id, quantity) for product_id, quantity in pairs]
+
+
+def stock_lines(*pairs: tuple[int, int]) -> list[StockLine]:
+    return [StockLine(product_id, quantity) for product_id, quantity in pairs]
+
+
 def test_order_request_merges_repeated_products_and_sorts_them() -> None:
-    request = OrderRequest.create(7, [(3, 1), (1, 2), (3, 4)])
+    request = OrderRequest.create(7, requested((3, 1), (1, 2), (3, 4)))
     assert [(line.product_id, line.quantity) for line in request.lines] == [(1, 2), (3, 5)]
     assert request.item_count == 7
 
@@ -38,11 +53,11 @@ def test_order_request_merges_repeated_products_and_sorts_them() -> None:
 )
 def test_order_request_refuses_what_cannot_be_an_order(user_id: int, items: list) -> None:
     with pytest.raises(InvalidOrder):
-        OrderRequest.create(user_id, items)
+        OrderRequest.create(user_id, requested(*items))
 
 
 def test_lines_are_priced_from_the_catalog_and_unknown_products_refused() -> None:
-    request = OrderRequest.create(1, [(1, 2), (2, 1)])
+    request = OrderRequest.create(1, requested((1, 2), (2, 1)))
     lines = price_lines(request, {1: 1250, 2: 399})
     assert sum(line.total_cents for line in lines) == 2899
     with pytest.raises(UnknownProducts) as refused:
@@ -91,13 +106,13 @@ def test_only_the_last_four_card_digits_are_kept() -> None:
 
 
 def test_deduction_validates_and_orders_its_lines() -> None:
-    deduction = Deduction.create("r-1", [(5, 1), (2, 2), (5, 1)])
+    deduction = Deduction.create("r-1", stock_lines((5, 1), (2, 2), (5, 1)))
     assert [(line.product_id, line.quantity) for line in deduction.lines] == [(2, 2), (5, 2)]
-    for lines in ([], [(1, 0)], [(1, -1)]):
+    for refused in ([], [(1, 0)], [(1, -1)]):
         with pytest.raises(InvalidDeduction):
-            Deduction.create("r-1", lines)
+            Deduction.create("r-1", stock_lines(*refused))
     with pytest.raises(InvalidDeduction):
-        Deduction.create(" ", [(1, 1)])
+        Deduction.create(" ", stock_lines((1, 1)))
 
 
 def test_new_products_and_users_are_normalised_or_refused() -> None:

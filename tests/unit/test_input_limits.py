@@ -10,6 +10,7 @@ from minishop.orders.domain.model import (
     MAX_TOTAL_CENTS,
     InvalidOrder,
     OrderRequest,
+    RequestedLine,
     price_lines,
 )
 from minishop.payments.domain.model import InvalidPayment, card_last4
@@ -24,16 +25,16 @@ from minishop.products.domain.model import MAX_PRICE_CENTS, MAX_STOCK, InvalidPr
 )
 def test_an_order_request_stays_within_its_columns(items: list[tuple[int, int]]) -> None:
     with pytest.raises(InvalidOrder):
-        OrderRequest.create(1, items)
+        OrderRequest.create(1, [RequestedLine(pid, quantity) for pid, quantity in items])
 
 
 def test_an_order_request_refuses_a_user_id_beyond_the_column() -> None:
     with pytest.raises(InvalidOrder):
-        OrderRequest.create(MAX_ID + 1, [(1, 1)])
+        OrderRequest.create(MAX_ID + 1, [RequestedLine(1, 1)])
 
 
 def test_an_order_total_beyond_the_cents_column_is_refused() -> None:
-    request = OrderRequest.create(1, [(1, 10), (2, 10)])
+    request = OrderRequest.create(1, [RequestedLine(1, 10), RequestedLine(2, 10)])
     unit = MAX_TOTAL_CENTS // 20 + 1
     with pytest.raises(InvalidOrder, match="total"):
         price_lines(request, {1: unit, 2: unit})

@@ -12,6 +12,7 @@ from pathlib import Path
 from minishop.cli.restarts import RestartPolicy
 from minishop.cli.supervisor import ProcessSpec, Supervisor
 from minishop.cli.supervisor_state import read_state
+from tests.support.helpers import wait_until
 
 FAST = RestartPolicy(first_delay=0.0, base=0.05, cap=0.2, crash_limit=3, window=60.0)
 SLEEPER = [sys.executable, "-c", "import time; time.sleep(60)"]
@@ -32,11 +33,15 @@ def _spec(name: str, command: list[str]) -> ProcessSpec:
 
 
 def _supervise_until(supervisor: Supervisor, done, timeout: float = 15.0) -> None:
-    deadline = time.monotonic() + timeout
-    while not done():
-        assert time.monotonic() < deadline, "supervisor did not get there in time"
+    """Run the supervisor's rounds until ``done()``, as ``minishop up`` runs them."""
+
+    def round_done() -> bool:
+        if done():
+            return True
         supervisor.supervise()
-        time.sleep(0.02)
+        return False
+
+    wait_until(round_done, timeout=timeout, interval=0.02, message="the supervisor getting there")
 
 
 def test_a_crashed_child_is_restarted_with_its_count_and_the_others_untouched(

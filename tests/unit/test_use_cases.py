@@ -18,8 +18,11 @@ from minishop.orders.domain.model import (
     DependencyUnavailable,
     Order,
     OrderLine,
+    OrderRequest,
     OrderStatus,
     OutOfStock,
+    RequestedLine,
+    Reservation,
     UnknownUser,
 )
 from minishop.payments.application.services import PaymentService
@@ -106,21 +109,26 @@ class FakeCatalog:
 class FakeInventory:
     def __init__(self, stock: dict[int, int]) -> None:
         self.stock = stock
-        self.held: dict[str, list[OrderLine]] = {}
+        self.held: dict[str, tuple[RequestedLine, ...]] = {}
         self.down = False
 
-    async def deduct(self, reservation_id: str, lines: Sequence[OrderLine]) -> None:
+    async def deduct(self, reservation: Reservation) -> None:
+        lines = reservation.lines
         if self.down:
             raise DependencyUnavailable("products", "ConnectError")
         if any(self.stock.get(line.product_id, 0) < line.quantity for line in lines):
             raise OutOfStock("not enough")
         for line in lines:
             self.stock[line.product_id] -= line.quantity
-        self.held[reservation_id] = list(lines)
+        self.held[reservation.id] = lines
 
     async def release(self, reservation_id: str) -> None:
-        for line in self.held.pop(reservation_id, []):
+        for line in self.held.pop(reservation_id, ()):
             self.stock[line.product_id] += line.quantity
+
+
+def order_of(user_id: int, product_id: int, quantity: int) -> OrderRequest:
+    return OrderRequest.create(user_id, [RequestedLine(product_id, quantity)])
 
 
 def order_service(tracer, inventory: FakeInventory, orders: FakeOrders | None = None):
@@ -131,7 +139,7 @@ def order_service(tracer, inventory: FakeInventory, orders: FakeOrders | None = 
 async def test_placing_an_order_takes_stock_and_names_the_span(tracer, spans) -> None:
     inventory = FakeInventory({1: 5})
     service, _orders = order_service(tracer, inventory)
-    order = await service.place(1, [(1, 2)])
+    order = await service.place(order_of(1, 1, 2))
     assert order.status == OrderStatus.PENDING
     assert order.total_cents == 1000
     assert inventory.stock[1] == 3
@@ -145,7 +153,7 @@ async def test_out_of_stock_leaves_no_order_behind(tracer) -> None:
     inventory = FakeInventory({1: 1})
     service, orders = order_service(tracer, inventory)
     with pytest.raises(OutOfStock):
-        await service.place(1, [(1, 2)])
+        await service.place(order_of(1, 1, 2))
     assert orders.rows == {}
     assert inventory.stock[1] == 1
 
@@ -156,7 +164,7 @@ async def test_a_failure_after_the_deduction_gives_the_stock_back(tracer) -> Non
     orders.fail_confirm = True
     service, _ = order_service(tracer, inventory, orders)
     with pytest.raises(RuntimeError):
-        await service.place(1, [(1, 2)])
+        await service.place(order_of(1, 1, 2))
     assert inventory.stock[1] == 5
     assert orders.rows == {}
 
@@ -166,7 +174,7 @@ async def test_reconciliation_releases_what_a_crash_left_reserving(tracer) -> No
     orders = FakeOrders()
     service, _ = order_service(tracer, inventory, orders)
     crashed = await orders.add_reserving(1, [OrderLine(1, 2, 500)], "lost-reservation")
-    await inventory.deduct(crashed.reservation_id, crashed.lines)
+    await inventory.deduct(crashed.reservation)
     assert inventory.stock[1] == 3
     assert await service.reconcile() == 1
     assert inventory.stock[1] == 5
@@ -177,10 +185,10 @@ async def test_unknown_user_and_down_inventory_are_refused(tracer) -> None:
     inventory = FakeInventory({1: 5})
     service, orders = order_service(tracer, inventory)
     with pytest.raises(UnknownUser):
-        await service.place(2, [(1, 1)])
+        await service.place(order_of(2, 1, 1))
     inventory.down = True
     with pytest.raises(DependencyUnavailable):
-        await service.place(1, [(1, 1)])
+        await service.place(order_of(1, 1, 1))
     assert orders.rows == {}
     assert inventory.stock[1] == 5
 

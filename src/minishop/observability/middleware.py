@@ -83,10 +83,8 @@ def _failure_reason(scope: Scope, status: int) -> str | None:
     reason = scope.get("state", {}).get(_ERROR_REASON_KEY)
     if reason:
         return str(reason)
-    if status >= 500:
+    if status >= 500 or status == 402:  # a 402 is a failed payment even without its reason
         return f"http_{status}"
-    if status == 402:
-        return "payment_failed"
     return None
 
 

@@ -239,16 +239,10 @@ class PageOf(BaseModel, Generic[ItemT]):
         return cls(items=items, limit=page.limit, offset=page.offset)
 
 
-def cents_to_decimal(cents: int) -> Decimal:
-    return (Decimal(cents) / 100).quantize(Decimal("0.01"))
-
-
-def decimal_to_cents(amount: Decimal) -> int:
-    return int((amount * 100).to_integral_value())
-
-
 Money = Annotated[
     Decimal,
     PlainSerializer(float, return_type=float, when_used="json"),
 ]
-"""An amount in the shop's currency: exact in Python, a plain JSON number on the wire."""
+"""An amount in the shop's currency: exact in Python, a plain JSON number on the wire.
+
+Convert with ``minishop.platform.money`` (``cents_to_amount`` / ``amount_to_cents``)."""

@@ -4,10 +4,12 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from alembic import command, context
+from alembic import command, context, op
 from alembic.config import Config
 from sqlalchemy import Connection, MetaData
 from sqlalchemy.ext.asyncio import AsyncEngine
+
+from minishop.platform.idempotency import idempotency_table
 
 
 def _upgrade(connection: Connection, script_location: str) -> None:
@@ -40,15 +42,10 @@ def run_migrations(target_metadata: MetaData) -> None:
 
 
 def create_idempotency_keys_table() -> None:
-    """The ``idempotency_keys`` table every writing service keeps (see platform.idempotency)."""
-    import sqlalchemy as sa
-    from alembic import op
+    """Create the ``idempotency_keys`` table every writing service keeps.
 
-    op.create_table(
-        "idempotency_keys",
-        sa.Column("key", sa.String(319), primary_key=True),
-        sa.Column("fingerprint", sa.String(64), nullable=False),
-        sa.Column("status_code", sa.Integer, nullable=True),
-        sa.Column("response_body", sa.LargeBinary, nullable=True),
-        sa.Column("created_at", sa.DateTime(timezone=True), nullable=False),
-    )
+    The columns are declared once, in ``platform.idempotency.idempotency_table``, which
+    the store queries. A change to that declaration is a schema change: it needs a new
+    migration in each service, since databases created before it keep the old table.
+    """
+    idempotency_table(MetaData()).create(op.get_bind())

@@ -8,17 +8,18 @@ a timeout, a 5xx or an answer orders cannot read makes the dependency unavailabl
 from __future__ import annotations
 
 from collections.abc import Sequence
-from decimal import Decimal
 
 import httpx
 
 from minishop.orders.domain.model import (
+    MAX_LINES,
     DependencyUnavailable,
     InvalidOrder,
-    OrderLine,
     OutOfStock,
+    Reservation,
     UnknownProducts,
 )
+from minishop.platform.money import amount_to_cents
 
 NAMES_NOTHING = frozenset({404, 422})
 """Downstream statuses that mean the id asked about cannot be found there."""
@@ -54,7 +55,8 @@ class HttpCatalog:
         try:
             response = await self._client.get(
                 "/api/v1/products",
-                params={"ids": ",".join(str(pid) for pid in product_ids), "limit": 100},
+                # One page holds every product of an order: MAX_LINES distinct ids at most.
+                params={"ids": ",".join(str(pid) for pid in product_ids), "limit": MAX_LINES},
             )
         except httpx.HTTPError as exc:
             raise _unavailable("products", exc) from exc
@@ -64,8 +66,7 @@ class HttpCatalog:
             raise _unavailable("products", response)
         try:
             return {
-                int(item["id"]): int(Decimal(str(item["price"])) * 100)
-                for item in response.json()["items"]
+                int(item["id"]): amount_to_cents(item["price"]) for item in response.json()["items"]
             }
         except (ValueError, KeyError, TypeError, ArithmeticError) as exc:
             raise DependencyUnavailable("products", "answered an unreadable catalog") from exc
@@ -75,9 +76,10 @@ class HttpInventory:
     def __init__(self, client: httpx.AsyncClient) -> None:
         self._client = client
 
-    async def deduct(self, reservation_id: str, lines: Sequence[OrderLine]) -> None:
+    async def deduct(self, reservation: Reservation) -> None:
+        lines = reservation.lines
         body = {
-            "reservation_id": reservation_id,
+            "reservation_id": reservation.id,
             "items": [{"product_id": line.product_id, "quantity": line.quantity} for line in lines],
         }
         try:

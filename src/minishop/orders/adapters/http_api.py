@@ -20,7 +20,9 @@ from minishop.orders.domain.model import (
     InvalidTransition,
     Order,
     OrderNotFound,
+    OrderRequest,
     OutOfStock,
+    RequestedLine,
     UnknownProducts,
     UnknownUser,
 )
@@ -32,11 +34,11 @@ from minishop.platform.http import (
     PathId,
     SafeText,
     bounded_int,
-    cents_to_decimal,
     id_exists_in_range,
     idempotent_json,
 )
 from minishop.platform.idempotency import IdempotencyStore
+from minishop.platform.money import cents_to_amount
 from minishop.platform.openapi import problem_responses
 from minishop.platform.problems import Problem
 
@@ -54,6 +56,13 @@ class CreateOrder(BaseModel):
     model_config = ConfigDict(extra="forbid")
     user_id: RefId
     items: list[OrderItemIn] = Field(min_length=1, max_length=MAX_LINES)
+
+    def to_request(self) -> OrderRequest:
+        """The order the domain validates (raises InvalidOrder), from the JSON body."""
+        return OrderRequest.create(
+            self.user_id,
+            (RequestedLine(item.product_id, item.quantity) for item in self.items),
+        )
 
 
 class OrderItemOut(BaseModel):
@@ -77,12 +86,12 @@ class OrderOut(BaseModel):
             order_id=order.id,
             user_id=order.user_id,
             status=order.status.value,
-            total=cents_to_decimal(order.total_cents),
+            total=cents_to_amount(order.total_cents),
             items=[
                 OrderItemOut(
                     product_id=line.product_id,
                     quantity=line.quantity,
-                    unit_price=cents_to_decimal(line.unit_price_cents),
+                    unit_price=cents_to_amount(line.unit_price_cents),
                 )
                 for line in order.lines
             ],
@@ -138,9 +147,7 @@ def build_router(
     ) -> Response:
         async def place() -> tuple[int, OrderOut]:
             try:
-                order = await service.place(
-                    body.user_id, [(item.product_id, item.quantity) for item in body.items]
-                )
+                order = await service.place(body.to_request())
             except tuple(_REJECTION_REASONS) as exc:
                 metrics.rejected(_REJECTION_REASONS[type(exc)])
                 raise _place_problem(exc) from exc

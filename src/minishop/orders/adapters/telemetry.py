@@ -2,6 +2,7 @@
 
 from minishop.observability import ServiceMetrics
 from minishop.orders.domain.model import Order
+from minishop.platform.money import cents_to_number
 
 ORDER_VALUE_BUCKETS = (5, 10, 25, 50, 100, 250, 500, 1000, 2500, 5000)
 
@@ -25,7 +26,7 @@ class OrderMetrics:
 
     def created(self, order: Order) -> None:
         self._created.inc()
-        self._value.observe(order.total_cents / 100)
+        self._value.observe(cents_to_number(order.total_cents))
 
     def rejected(self, reason: str) -> None:
         self._rejected.labels(self._service, reason).inc()

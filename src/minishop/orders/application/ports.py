@@ -6,7 +6,7 @@ from collections.abc import Sequence
 from datetime import timedelta
 from typing import Protocol
 
-from minishop.orders.domain.model import Order, OrderLine, OrderStatus
+from minishop.orders.domain.model import Order, OrderLine, OrderStatus, Reservation
 
 
 class OrderRepository(Protocol):
@@ -46,8 +46,11 @@ class Catalog(Protocol):
 
 
 class Inventory(Protocol):
-    async def deduct(self, reservation_id: str, lines: Sequence[OrderLine]) -> None:
-        """Take the stock of every line or none; raises OutOfStock."""
+    async def deduct(self, reservation: Reservation) -> None:
+        """Take the stock of every line or none; raises OutOfStock.
+
+        A repeat of a reservation already taken is a replay, not a second deduction.
+        """
         ...
 
     async def release(self, reservation_id: str) -> None:

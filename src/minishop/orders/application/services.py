@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import uuid
-from collections.abc import Sequence
 from dataclasses import replace
 from datetime import timedelta
 
@@ -18,6 +17,7 @@ from minishop.orders.domain.model import (
     UnknownUser,
     price_lines,
 )
+from minishop.platform.money import cents_to_number
 
 STALE_RESERVATION_AGE = timedelta(seconds=30)
 
@@ -37,7 +37,7 @@ class OrderService:
         self._inventory = inventory
         self._tracer = tracer
 
-    async def place(self, user_id: int, items: Sequence[tuple[int, int]]) -> Order:
+    async def place(self, request: OrderRequest) -> Order:
         """Check the user, price the lines, take the stock, confirm: all of it or nothing.
 
         The order row is written first as ``reserving`` so that, whatever fails
@@ -45,7 +45,6 @@ class OrderService:
         stock is given back: an order never exists without its stock, nor stock
         without its order.
         """
-        request = OrderRequest.create(user_id, items)
         with self._tracer.start_as_current_span("CreateOrder") as span:
             span.set_attribute("user.id", request.user_id)
             span.set_attribute("order.item_count", request.item_count)
@@ -57,9 +56,9 @@ class OrderService:
                 request.user_id, lines, reservation_id=uuid.uuid4().hex
             )
             span.set_attribute("order.id", order.id)
-            span.set_attribute("order.total", order.total_cents / 100)
+            span.set_attribute("order.total", cents_to_number(order.total_cents))
             try:
-                await self._inventory.deduct(order.reservation_id, lines)
+                await self._inventory.deduct(order.reservation)
             except OutOfStock:
                 await self._repository.discard(order.id)
                 span.set_attribute("order.result", "out_of_stock")

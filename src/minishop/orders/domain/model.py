@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from collections import Counter
-from collections.abc import Mapping, Sequence
+from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass
 from datetime import datetime
 from enum import StrEnum
@@ -71,17 +71,22 @@ class DependencyUnavailable(Exception):
 
 @dataclass(frozen=True)
 class RequestedLine:
+    """Units of one product: a line of an order request, or stock held for an order."""
+
     product_id: int
     quantity: int
 
 
 @dataclass(frozen=True)
 class OrderRequest:
+    """An order as its client asked for it, validated: one line per product, sorted."""
+
     user_id: int
     lines: tuple[RequestedLine, ...]
 
     @classmethod
-    def create(cls, user_id: int, items: Sequence[tuple[int, int]]) -> OrderRequest:
+    def create(cls, user_id: int, lines: Iterable[RequestedLine]) -> OrderRequest:
+        items = tuple(lines)
         if not 0 < user_id <= MAX_ID:
             raise InvalidOrder(f"user_id must be an id between 1 and {MAX_ID}")
         if not items:
@@ -89,15 +94,15 @@ class OrderRequest:
         if len(items) > MAX_LINES:
             raise InvalidOrder(f"an order has at most {MAX_LINES} items")
         merged: Counter[int] = Counter()
-        for product_id, quantity in items:
-            if not 0 < product_id <= MAX_ID:
+        for item in items:
+            if not 0 < item.product_id <= MAX_ID:
                 raise InvalidOrder(f"product_id must be an id between 1 and {MAX_ID}")
-            if quantity <= 0 or quantity > MAX_QUANTITY:
+            if item.quantity <= 0 or item.quantity > MAX_QUANTITY:
                 raise InvalidOrder(f"quantity must be between 1 and {MAX_QUANTITY}")
-            merged[product_id] += quantity
-            if merged[product_id] > MAX_QUANTITY:
+            merged[item.product_id] += item.quantity
+            if merged[item.product_id] > MAX_QUANTITY:
                 raise InvalidOrder(
-                    f"an order holds at most {MAX_QUANTITY} units of product {product_id}"
+                    f"an order holds at most {MAX_QUANTITY} units of product {item.product_id}"
                 )
         return cls(user_id, tuple(RequestedLine(pid, merged[pid]) for pid in sorted(merged)))
 
@@ -135,6 +140,14 @@ def price_lines(request: OrderRequest, prices: Mapping[int, int]) -> tuple[Order
 
 
 @dataclass(frozen=True)
+class Reservation:
+    """Stock taken for one order, all lines or none; the id makes a retry a replay."""
+
+    id: str
+    lines: tuple[RequestedLine, ...]
+
+
+@dataclass(frozen=True)
 class Order:
     id: int
     user_id: int
@@ -148,6 +161,14 @@ class Order:
     @property
     def item_count(self) -> int:
         return sum(line.quantity for line in self.lines)
+
+    @property
+    def reservation(self) -> Reservation:
+        """The stock this order holds at products, under its own reservation id."""
+        return Reservation(
+            self.reservation_id,
+            tuple(RequestedLine(line.product_id, line.quantity) for line in self.lines),
+        )
 
     def after_payment(self, succeeded: bool, payment_id: str) -> OrderStatus:
         """The status a payment outcome moves this order to; refuses to pay twice."""

@@ -7,11 +7,10 @@ unavailable (503).
 
 from __future__ import annotations
 
-from decimal import Decimal
-
 import httpx
 
 from minishop.payments.domain.model import DependencyUnavailable, OrderSnapshot
+from minishop.platform.money import amount_to_cents
 
 NAMES_NOTHING = frozenset({404, 422})
 
@@ -34,7 +33,7 @@ class HttpOrderBook:
             return OrderSnapshot(
                 id=int(body["order_id"]),
                 status=str(body["status"]),
-                total_cents=int(Decimal(str(body["total"])) * 100),
+                total_cents=amount_to_cents(body["total"]),
             )
         except (ValueError, KeyError, TypeError, ArithmeticError) as exc:
             raise DependencyUnavailable("orders", "answered an unreadable order") from exc

@@ -34,11 +34,11 @@ from minishop.platform.http import (
     SafeText,
     bounded_int,
     bounded_number,
-    cents_to_decimal,
     idempotent_json,
     is_storable_text,
 )
 from minishop.platform.idempotency import IdempotencyStore
+from minishop.platform.money import cents_to_amount, cents_to_number
 from minishop.platform.openapi import problem_responses
 from minishop.platform.problems import Problem
 
@@ -75,7 +75,7 @@ class PaymentOut(BaseModel):
             payment_id=payment.id,
             order_id=payment.order_id,
             status=payment.status.value,
-            amount=cents_to_decimal(payment.amount_cents),
+            amount=cents_to_amount(payment.amount_cents),
             reason=payment.reason,
             card_last4=payment.card_last4,
             created_at=payment.created_at,
@@ -133,7 +133,7 @@ def build_router(
                     reason=payment.reason,
                     order_id=payment.order_id,
                     payment_id=payment.id,
-                    amount=payment.amount_cents / 100,
+                    amount=cents_to_number(payment.amount_cents),
                     card_last4=payment.card_last4,
                 )
                 return 402, PaymentOut.of(payment)
@@ -141,14 +141,15 @@ def build_router(
                 "payment succeeded",
                 order_id=payment.order_id,
                 payment_id=payment.id,
-                amount=payment.amount_cents / 100,
+                amount=cents_to_number(payment.amount_cents),
             )
             return 200, PaymentOut.of(payment)
 
         response = await idempotent_json(request, store, idempotency_key, charge)
         if response.status_code == 402:
             reason = PaymentOut.model_validate_json(response.body).reason
-            mark_failure(request, reason or "payment_failed")
+            if reason:  # without one, the middleware counts the 402 as ``http_402``
+                mark_failure(request, reason)
         return response
 
     @router.get(

@@ -19,6 +19,9 @@ from minishop.payments.domain.model import (
     PaymentStatus,
 )
 
+SYNC_BATCH = 100
+"""Outcomes one reconciler round reports to orders; the rest wait for the next round."""
+
 
 def _to_payment(row: Row) -> Payment:
     created_at = row.created_at if row.created_at.tzinfo else row.created_at.replace(tzinfo=UTC)
@@ -130,7 +133,7 @@ class SqlPaymentRepository:
                     payments.c.status != PaymentStatus.PROCESSING.value,
                 )
                 .order_by(payments.c.created_at)
-                .limit(100)
+                .limit(SYNC_BATCH)
             )
             return [_to_payment(row) for row in rows]
 

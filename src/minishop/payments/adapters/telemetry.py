@@ -2,6 +2,7 @@
 
 from minishop.observability import ServiceMetrics
 from minishop.payments.domain.model import Payment, PaymentStatus
+from minishop.platform.money import cents_to_number
 
 
 class PaymentMetrics:
@@ -20,7 +21,7 @@ class PaymentMetrics:
     def charged(self, payment: Payment) -> None:
         if payment.status == PaymentStatus.SUCCEEDED:
             self._payments.labels(self._service, "succeeded", "none").inc()
-            self._revenue.inc(payment.amount_cents / 100)
+            self._revenue.inc(cents_to_number(payment.amount_cents))
         else:
             self._payments.labels(self._service, "failed", payment.reason or "unknown").inc()
 

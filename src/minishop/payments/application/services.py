@@ -33,6 +33,7 @@ from minishop.payments.domain.model import (
     PaymentStatus,
     card_last4,
 )
+from minishop.platform.money import cents_to_number
 
 CHARGE_LEASE = timedelta(seconds=6)
 """A charge in progress not renewed for this long was cut short by its process's death."""
@@ -66,7 +67,7 @@ class PaymentService:
             order.ensure_payable()
             payment = await self._repository.start(order.id, order.total_cents, last4)
             span.set_attribute("payment.id", payment.id)
-            span.set_attribute("payment.amount", payment.amount_cents / 100)
+            span.set_attribute("payment.amount", cents_to_number(payment.amount_cents))
             payment = await self._record(payment, await self._charge(payment))
             span.set_attribute("payment.result", payment.status.value)
             if payment.status is not PaymentStatus.SUCCEEDED:

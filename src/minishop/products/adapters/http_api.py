@@ -17,14 +17,13 @@ from minishop.platform.http import (
     PathId,
     SafeText,
     bounded_int,
-    cents_to_decimal,
-    decimal_to_cents,
     id_exists_in_range,
     idempotent_json,
     is_storable_text,
     money_in,
 )
 from minishop.platform.idempotency import IdempotencyStore
+from minishop.platform.money import amount_to_cents, cents_to_amount
 from minishop.platform.openapi import problem_responses
 from minishop.platform.problems import Problem
 from minishop.products.adapters.telemetry import InventoryMetrics
@@ -39,6 +38,7 @@ from minishop.products.domain.model import (
     MAX_RESERVATION_ID_LENGTH,
     MAX_SKU_LENGTH,
     MAX_STOCK,
+    Deduction,
     InsufficientStock,
     InvalidDeduction,
     InvalidProduct,
@@ -46,12 +46,14 @@ from minishop.products.domain.model import (
     ProductNotFound,
     ReservationConflict,
     SkuTaken,
+    StockLevel,
+    StockLine,
 )
 
 ProductId = bounded_int(1, MAX_PRODUCT_ID, examples=[1])
 Quantity = bounded_int(1, MAX_QUANTITY, examples=[2])
 Stock = bounded_int(0, MAX_STOCK, examples=[10])
-Price = money_in(Decimal(0), Decimal(MAX_PRICE_CENTS) / 100)
+Price = money_in(Decimal(0), cents_to_amount(MAX_PRICE_CENTS))
 ReservationId = Annotated[SafeText, Field(min_length=1, max_length=MAX_RESERVATION_ID_LENGTH)]
 
 
@@ -76,7 +78,7 @@ class ProductOut(BaseModel):
             id=product.id,
             sku=product.sku,
             name=product.name,
-            price=cents_to_decimal(product.price_cents),
+            price=cents_to_amount(product.price_cents),
             stock=product.stock,
         )
 
@@ -91,6 +93,13 @@ class DeductRequest(BaseModel):
     model_config = ConfigDict(extra="forbid")
     reservation_id: ReservationId
     items: list[DeductionLine] = Field(min_length=1, max_length=MAX_LINES)
+
+    def to_deduction(self) -> Deduction:
+        """The deduction the domain validates (raises InvalidDeduction), from the JSON body."""
+        return Deduction.create(
+            self.reservation_id,
+            (StockLine(item.product_id, item.quantity) for item in self.items),
+        )
 
 
 class DeductionOut(BaseModel):
@@ -146,13 +155,13 @@ def build_router(
         async def add() -> tuple[int, ProductOut]:
             try:
                 product = await service.add(
-                    body.sku, body.name, decimal_to_cents(body.price), body.stock
+                    body.sku, body.name, amount_to_cents(body.price), body.stock
                 )
             except InvalidProduct as exc:
                 raise Problem(422, str(exc), type_="invalid-product") from exc
             except SkuTaken as exc:
                 raise Problem(409, str(exc), type_="sku-taken") from exc
-            metrics.set_stock({product.id: product.stock})
+            metrics.set_stock([StockLevel(product.id, product.stock)])
             return 201, ProductOut.of(product)
 
         return await idempotent_json(request, store, idempotency_key, add)
@@ -194,9 +203,7 @@ def build_router(
     )
     async def deduct(body: DeductRequest, response: Response) -> DeductionOut:
         try:
-            result = await service.deduct(
-                body.reservation_id, [(item.product_id, item.quantity) for item in body.items]
-            )
+            result = await service.deduct(body.to_deduction())
         except InvalidDeduction as exc:
             raise Problem(422, str(exc), type_="invalid-deduction") from exc
         except ProductNotFound as exc:
@@ -237,9 +244,9 @@ def build_router(
         """Idempotent: an id no reservation can have is released already, like an unknown one."""
         if len(reservation_id) > MAX_RESERVATION_ID_LENGTH or not is_storable_text(reservation_id):
             return ReleaseOut(reservation_id=reservation_id, released=False)
-        stock_after = await service.release(reservation_id)
-        if stock_after:
-            metrics.released(stock_after)
-        return ReleaseOut(reservation_id=reservation_id, released=bool(stock_after))
+        release = await service.release(reservation_id)
+        if release.released:
+            metrics.released(release.stock_after)
+        return ReleaseOut(reservation_id=reservation_id, released=release.released)
 
     return router

@@ -23,8 +23,10 @@ from minishop.products.domain.model import (
     NewProduct,
     Product,
     ProductNotFound,
+    Release,
     ReservationConflict,
     SkuTaken,
+    StockLevel,
     StockLine,
 )
 
@@ -91,9 +93,12 @@ class SqlProductRepository:
                         created_at=datetime.now(UTC),
                     )
                 )
-                stock_after = {
-                    line.product_id: await self._take(connection, line) for line in deduction.lines
-                }
+                stock_after = tuple(
+                    [
+                        StockLevel(line.product_id, await self._take(connection, line))
+                        for line in deduction.lines
+                    ]
+                )
                 await connection.execute(
                     insert(reservation_lines),
                     [
@@ -147,15 +152,12 @@ class SqlProductRepository:
                     .order_by(reservation_lines.c.product_id)
                 )
             ).all()
-            stock = dict(
-                (
-                    await connection.execute(
-                        select(products.c.id, products.c.stock).where(
-                            products.c.id.in_([line.product_id for line in deduction.lines])
-                        )
-                    )
-                ).all()
+            levels = await connection.execute(
+                select(products.c.id, products.c.stock)
+                .where(products.c.id.in_([line.product_id for line in deduction.lines]))
+                .order_by(products.c.id)
             )
+            stock = tuple(StockLevel(product_id, units) for product_id, units in levels)
         if status is None:
             raise ReservationConflict("the reservation could not be recorded; retry")
         if status == RELEASED:
@@ -168,7 +170,7 @@ class SqlProductRepository:
             )
         return DeductionResult(deduction=deduction, stock_after=stock, replayed=True)
 
-    async def release(self, reservation_id: str) -> dict[int, int]:
+    async def release(self, reservation_id: str) -> Release:
         async with self._engine.begin() as connection:
             released = await connection.execute(
                 update(reservations)
@@ -179,7 +181,7 @@ class SqlProductRepository:
                 .values(status=RELEASED)
             )
             if released.rowcount != 1:
-                return {}
+                return Release(reservation_id, stock_after=())
             lines = (
                 await connection.execute(
                     select(reservation_lines.c.product_id, reservation_lines.c.quantity).where(
@@ -187,9 +189,9 @@ class SqlProductRepository:
                     )
                 )
             ).all()
-            stock_after: dict[int, int] = {}
+            stock_after: list[StockLevel] = []
             for product_id, quantity in sorted(lines):
-                stock_after[product_id] = (
+                units = (
                     await connection.execute(
                         update(products)
                         .where(products.c.id == product_id)
@@ -197,4 +199,5 @@ class SqlProductRepository:
                         .returning(products.c.stock)
                     )
                 ).scalar_one()
-            return stock_after
+                stock_after.append(StockLevel(product_id, units))
+            return Release(reservation_id, tuple(stock_after))

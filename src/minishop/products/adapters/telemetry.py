@@ -1,9 +1,9 @@
 """Business metrics of the products service."""
 
-from collections.abc import Iterable, Mapping
+from collections.abc import Iterable
 
 from minishop.observability import ServiceMetrics
-from minishop.products.domain.model import Product
+from minishop.products.domain.model import Product, StockLevel
 
 
 class InventoryMetrics:
@@ -20,20 +20,20 @@ class InventoryMetrics:
             "inventory_releases", "Reservations given back (orders that did not go through)."
         ).labels(service)
 
-    def set_stock(self, stock: Mapping[int, int]) -> None:
-        for product_id, units in stock.items():
-            self._stock.labels(self._service, str(product_id)).set(units)
+    def set_stock(self, levels: Iterable[StockLevel]) -> None:
+        for level in levels:
+            self._stock.labels(self._service, str(level.product_id)).set(level.units)
 
     def load(self, catalog: Iterable[Product]) -> None:
-        self.set_stock({product.id: product.stock for product in catalog})
+        self.set_stock(StockLevel(product.id, product.stock) for product in catalog)
 
-    def deducted(self, stock_after: Mapping[int, int]) -> None:
+    def deducted(self, stock_after: Iterable[StockLevel]) -> None:
         self._deducted.inc()
         self.set_stock(stock_after)
 
     def insufficient(self) -> None:
         self._insufficient.inc()
 
-    def released(self, stock_after: Mapping[int, int]) -> None:
+    def released(self, stock_after: Iterable[StockLevel]) -> None:
         self._released.inc()
         self.set_stock(stock_after)

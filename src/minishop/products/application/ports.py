@@ -5,7 +5,13 @@ from __future__ import annotations
 from collections.abc import Sequence
 from typing import Protocol
 
-from minishop.products.domain.model import Deduction, DeductionResult, NewProduct, Product
+from minishop.products.domain.model import (
+    Deduction,
+    DeductionResult,
+    NewProduct,
+    Product,
+    Release,
+)
 
 
 class ProductRepository(Protocol):
@@ -27,6 +33,6 @@ class ProductRepository(Protocol):
         """
         ...
 
-    async def release(self, reservation_id: str) -> dict[int, int]:
-        """Give a reservation's stock back once; returns stock after; empty if none held."""
+    async def release(self, reservation_id: str) -> Release:
+        """Give a reservation's stock back once; nothing (no stock after) if none is held."""
         ...

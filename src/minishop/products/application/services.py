@@ -14,6 +14,7 @@ from minishop.products.domain.model import (
     NewProduct,
     Product,
     ProductNotFound,
+    Release,
 )
 
 
@@ -36,11 +37,11 @@ class ProductService:
     ) -> list[Product]:
         return await self._repository.list(limit, offset, ids)
 
-    async def deduct(self, reservation_id: str, lines: list[tuple[int, int]]) -> DeductionResult:
-        deduction = Deduction.create(reservation_id, lines)
+    async def deduct(self, deduction: Deduction) -> DeductionResult:
+        """Take a deduction's stock, all lines or none; a repeat of it is a replay."""
         with self._tracer.start_as_current_span("DeductInventory") as span:
             product_ids = [line.product_id for line in deduction.lines]
-            span.set_attribute("order.id", deduction.reservation_id)
+            span.set_attribute("reservation.id", deduction.reservation_id)
             span.set_attribute("order.item_count", deduction.item_count)
             span.set_attribute("product.ids", product_ids)
             if len(product_ids) == 1:
@@ -54,9 +55,10 @@ class ProductService:
             span.set_attribute("inventory.result", "replayed" if result.replayed else "deducted")
             return result
 
-    async def release(self, reservation_id: str) -> dict[int, int]:
+    async def release(self, reservation_id: str) -> Release:
+        """Give a reservation's stock back; safe to repeat (nothing is given back twice)."""
         with self._tracer.start_as_current_span("ReleaseInventory") as span:
-            span.set_attribute("order.id", reservation_id)
-            stock_after = await self._repository.release(reservation_id)
-            span.set_attribute("inventory.released", bool(stock_after))
-            return stock_after
+            span.set_attribute("reservation.id", reservation_id)
+            release = await self._repository.release(reservation_id)
+            span.set_attribute("inventory.released", release.released)
+            return release

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from collections import Counter
+from collections.abc import Iterable
 from dataclasses import dataclass
 
 MAX_LINES = 100
@@ -87,33 +88,44 @@ class Product:
 
 @dataclass(frozen=True)
 class StockLine:
+    """Units of one product to take from (or give back to) its stock."""
+
     product_id: int
     quantity: int
 
 
 @dataclass(frozen=True)
+class StockLevel:
+    """Units of one product in stock after a change."""
+
+    product_id: int
+    units: int
+
+
+@dataclass(frozen=True)
 class Deduction:
-    """Stock taken for one order, all lines or none, identified by the order's id."""
+    """Stock taken for one order, all lines or none, under the order's reservation id."""
 
     reservation_id: str
     lines: tuple[StockLine, ...]
 
     @classmethod
-    def create(cls, reservation_id: str, lines: list[tuple[int, int]]) -> Deduction:
+    def create(cls, reservation_id: str, lines: Iterable[StockLine]) -> Deduction:
+        requested = tuple(lines)
         reservation_id = reservation_id.strip()
         if not reservation_id or len(reservation_id) > MAX_RESERVATION_ID_LENGTH:
             raise InvalidDeduction(
                 f"reservation_id must be 1 to {MAX_RESERVATION_ID_LENGTH} characters"
             )
-        if not lines:
+        if not requested:
             raise InvalidDeduction("a deduction needs at least one line")
-        if len(lines) > MAX_LINES:
+        if len(requested) > MAX_LINES:
             raise InvalidDeduction(f"a deduction has at most {MAX_LINES} lines")
         merged: Counter[int] = Counter()
-        for product_id, quantity in lines:
-            if quantity <= 0 or quantity > MAX_QUANTITY:
+        for line in requested:
+            if line.quantity <= 0 or line.quantity > MAX_QUANTITY:
                 raise InvalidDeduction(f"quantity must be between 1 and {MAX_QUANTITY}")
-            merged[product_id] += quantity
+            merged[line.product_id] += line.quantity
         # A stable order of updates keeps two concurrent deductions from deadlocking.
         ordered = tuple(StockLine(pid, merged[pid]) for pid in sorted(merged))
         return cls(reservation_id=reservation_id, lines=ordered)
@@ -125,6 +137,24 @@ class Deduction:
 
 @dataclass(frozen=True)
 class DeductionResult:
+    """A deduction taken (or found taken already: a replay) and the stock it left."""
+
     deduction: Deduction
-    stock_after: dict[int, int]
+    stock_after: tuple[StockLevel, ...]
     replayed: bool
+
+
+@dataclass(frozen=True)
+class Release:
+    """A reservation's stock given back, and the stock after; nothing if none was held.
+
+    Releasing is safe to repeat: a reservation released already, or never taken,
+    gives nothing back and leaves ``stock_after`` empty.
+    """
+
+    reservation_id: str
+    stock_after: tuple[StockLevel, ...]
+
+    @property
+    def released(self) -> bool:
+        return bool(self.stock_after)

@@ -16,7 +16,12 @@ from minishop.observability.logging import get_logger
 from minishop.platform.problems import Problem
 from minishop.slack_receiver.adapters.telemetry import ReceiverMetrics
 from minishop.slack_receiver.application.inbox import Inbox
-from minishop.slack_receiver.domain.model import InvalidMessage, SlackMessage
+from minishop.slack_receiver.domain.model import (
+    DEFAULT_MESSAGES_PER_PAGE,
+    MAX_MESSAGES_PER_PAGE,
+    InvalidMessage,
+    SlackMessage,
+)
 
 _log = get_logger("minishop.slack_receiver")
 
@@ -95,12 +100,14 @@ def build_router(inbox: Inbox, metrics: ReceiverMetrics) -> APIRouter:
         return "ok"  # what Slack answers; clients such as Alertmanager check only the status
 
     @router.get("/messages", response_model=MessagesOut, summary="Most recent messages first")
-    async def messages(limit: Annotated[int, Query(ge=1, le=1000)] = 100) -> MessagesOut:
+    async def messages(
+        limit: Annotated[int, Query(ge=1, le=MAX_MESSAGES_PER_PAGE)] = DEFAULT_MESSAGES_PER_PAGE,
+    ) -> MessagesOut:
         return MessagesOut(messages=[MessageOut.of(item) for item in inbox.recent(limit)])
 
     @router.get("/", response_class=HTMLResponse, include_in_schema=False)
     async def page() -> str:
-        rows = "".join(_html_row(message) for message in inbox.recent(100))
+        rows = "".join(_html_row(message) for message in inbox.recent(DEFAULT_MESSAGES_PER_PAGE))
         empty = "" if rows else "<p>No message yet. Alerts that fire will appear here.</p>"
         return (
             "<!doctype html><meta charset=utf-8><meta http-equiv=refresh content=10>"

@@ -10,6 +10,10 @@ from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Any
 
+MAX_MESSAGES_PER_PAGE = 1000
+DEFAULT_MESSAGES_PER_PAGE = 100
+"""Messages one read returns, newest first: the JSON list by default, and the web page."""
+
 
 class InvalidMessage(ValueError):
     """The payload is not a message Slack would accept."""
