@@ -7,7 +7,6 @@ from collections.abc import Mapping
 
 import httpx
 from fastapi import FastAPI
-from opentelemetry.sdk.trace.export import SpanExporter
 
 from minishop.gateway.adapters import http_api
 from minishop.gateway.adapters.proxy import Proxy
@@ -16,6 +15,7 @@ from minishop.gateway.domain.client_address import ClientResolver
 from minishop.gateway.domain.rate_limit import FailureThrottle, RateLimiter
 from minishop.gateway.settings import GATEWAY, GatewaySettings
 from minishop.manifest import MANIFEST, Manifest
+from minishop.observability import SpanExporter
 from minishop.platform.http import build_client, liveness_check
 from minishop.platform.openapi import ResponseRule
 from minishop.platform.service_app import ServiceParts, create_service_app, service_telemetry

@@ -3,7 +3,12 @@
 Services call :func:`setup_telemetry` once in their composition root and add
 :class:`ObservabilityMiddleware`; nothing else in a service needs to know how
 telemetry is exported.
+
+Only this package imports the OpenTelemetry SDK (a ruff rule holds the rest of the code to it):
+the type a composition root needs from it, the span exporter a test passes in, is named here.
 """
+
+from opentelemetry.sdk.trace.export import SpanExporter
 
 from minishop.observability.health import HealthCheck, build_health_router
 from minishop.observability.metrics import ServiceMetrics, metrics_endpoint
@@ -19,6 +24,7 @@ __all__ = [
     "HealthCheck",
     "ObservabilityMiddleware",
     "ServiceMetrics",
+    "SpanExporter",
     "Telemetry",
     "build_health_router",
     "mark_failure",

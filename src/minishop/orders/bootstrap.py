@@ -7,9 +7,9 @@ from pathlib import Path
 
 import httpx
 from fastapi import FastAPI
-from opentelemetry.sdk.trace.export import SpanExporter
 
 from minishop.manifest import MANIFEST
+from minishop.observability import SpanExporter
 from minishop.orders.adapters import http_api, orm
 from minishop.orders.adapters.clients import HttpCatalog, HttpInventory, HttpUserDirectory
 from minishop.orders.adapters.repository import SqlOrderRepository

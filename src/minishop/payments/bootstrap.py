@@ -7,9 +7,9 @@ from pathlib import Path
 
 import httpx
 from fastapi import FastAPI
-from opentelemetry.sdk.trace.export import SpanExporter
 
 from minishop.manifest import MANIFEST
+from minishop.observability import SpanExporter
 from minishop.payments.adapters import http_api, orm
 from minishop.payments.adapters.clients import HttpOrderBook
 from minishop.payments.adapters.provider import ProviderBehaviour, SimulatedProvider

@@ -9,7 +9,6 @@ from pathlib import Path
 
 from fastapi import APIRouter, FastAPI
 from opentelemetry.instrumentation.utils import suppress_instrumentation
-from opentelemetry.sdk.trace.export import SpanExporter
 from pydantic import SecretStr
 from sqlalchemy import Table
 from sqlalchemy.ext.asyncio import AsyncEngine
@@ -18,6 +17,7 @@ from minishop import __version__
 from minishop.observability import (
     HealthCheck,
     ObservabilityMiddleware,
+    SpanExporter,
     Telemetry,
     build_health_router,
     metrics_endpoint,

@@ -3,8 +3,8 @@
 from __future__ import annotations
 
 from fastapi import FastAPI
-from opentelemetry.sdk.trace.export import SpanExporter
 
+from minishop.observability import SpanExporter
 from minishop.platform.service_app import ServiceParts, create_service_app, service_telemetry
 from minishop.slack_receiver.adapters import http_api
 from minishop.slack_receiver.adapters.message_log import JsonLinesMessageLog

@@ -5,8 +5,8 @@ from __future__ import annotations
 from pathlib import Path
 
 from fastapi import FastAPI
-from opentelemetry.sdk.trace.export import SpanExporter
 
+from minishop.observability import SpanExporter
 from minishop.platform.service_app import ServiceParts, build_foundation, create_service_app
 from minishop.users.adapters import http_api, orm
 from minishop.users.adapters.repository import SqlUserRepository
