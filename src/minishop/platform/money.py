@@ -7,7 +7,8 @@ rule: an amount with a fraction of a cent is rounded half up to the cent. The HT
 APIs accept at most two decimals, so that rule only decides for an amount read
 from somewhere else (another service's JSON number).
 
-Standard library only, so any layer may use it.
+Standard library only (an import rule keeps it so), so adapters and use cases may use
+it; domains import nothing outside their own package, and keep cents.
 """
 
 from __future__ import annotations

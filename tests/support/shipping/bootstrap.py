@@ -3,8 +3,8 @@
 from __future__ import annotations
 
 from fastapi import APIRouter, FastAPI
-from opentelemetry.sdk.trace.export import SpanExporter
 
+from minishop.observability import SpanExporter
 from minishop.platform.service_app import ServiceParts, create_service_app, service_telemetry
 from tests.support.shipping import SHIPPING
 from tests.support.shipping.settings import ShippingSettings
