@@ -50,6 +50,13 @@ class ServiceEntry:
     """Default: the package's last part in CamelCase plus ``Settings``."""
 
     @property
+    def holds_credentials(self) -> bool:
+        """It gets the shop's internal and admin tokens. The entry point does not: it faces
+        clients and calls only public APIs, so a breach of it yields no credential. Nor do
+        the lab's tools, which guard nothing."""
+        return self.part_of_shop and not self.entry_point
+
+    @property
     def env_prefix(self) -> str:
         """``ORDERS_``, ``SLACK_RECEIVER_``: every setting of the service starts with it."""
         return self.name.upper().replace("-", "_") + "_"

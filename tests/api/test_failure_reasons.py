@@ -16,6 +16,7 @@ from prometheus_client.parser import text_string_to_metric_families
 from minishop.gateway.adapters.http_api import declined_reason
 from minishop.observability import mark_failure, setup_telemetry
 from minishop.payments.domain.model import FAILURE_REASONS
+from minishop.payments.settings import PaymentsSettings
 from minishop.platform.service_app import ServiceParts, create_service_app
 from tests.support.helpers import order_body
 from tests.support.shop import ADMIN_HEADERS, Shop
@@ -71,8 +72,7 @@ def _app_answering_402() -> FastAPI:
             description="402s.",
             telemetry=telemetry,
             routers=[router],
-            max_body_bytes=1024,
-            body_read_timeout_seconds=10.0,
+            settings=PaymentsSettings(max_body_bytes=1024, body_read_timeout_seconds=10.0),
         )
     )
 

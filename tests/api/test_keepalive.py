@@ -68,8 +68,7 @@ def _service_app(stream: io.BytesIO, spans: InMemorySpanExporter | None = None) 
             description="A service with one bug.",
             telemetry=telemetry,
             routers=[router],
-            max_body_bytes=1024,
-            body_read_timeout_seconds=10.0,
+            settings=OrdersSettings(max_body_bytes=1024, body_read_timeout_seconds=10.0),
         )
     )
 

@@ -23,7 +23,8 @@ SHOP_SERVICES = tuple(entry.name for entry in MANIFEST.shop)
 PUBLIC_SERVICES = tuple(entry.name for entry in MANIFEST.public)
 """The services whose /api/v1/<name> the gateway forwards."""
 SERVICES_WITH_DATABASES = tuple(entry.name for entry in MANIFEST.with_database)
-# The shop's credentials in tests: the same for every service, as `minishop up` does it.
+# The shop's credentials in tests: the same for every service that holds credentials (all
+# but the gateway), as `minishop up` does it.
 INTERNAL_TOKEN = "test-internal-token"
 ADMIN_TOKEN = "test-admin-token"
 ADMIN_HEADERS = {"Authorization": f"Bearer {ADMIN_TOKEN}"}
@@ -87,9 +88,10 @@ async def running_shop(
     }
     apps: dict[str, FastAPI] = {}
     for entry in manifest.shop:  # in start order: what a service calls is already built
+        credentials = tokens if entry.holds_credentials else {}
         values = {
             **common,
-            **tokens,
+            **credentials,
             **databases.get(entry.name, {}),
             **options.get(entry.name, {}),
         }

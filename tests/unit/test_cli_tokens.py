@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from pathlib import Path
+
 import pytest
 import typer
 
@@ -19,15 +21,36 @@ def test_unset_tokens_are_generated_fresh_and_set_ones_are_kept() -> None:
     assert (chosen.internal, chosen.admin, chosen.admin_generated) == ("int-1", "adm-1", False)
 
 
-def test_every_shop_service_gets_the_same_tokens(monkeypatch: pytest.MonkeyPatch) -> None:
+def test_every_service_behind_the_gateway_gets_the_same_tokens_and_the_gateway_none(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
     monkeypatch.delenv("MINISHOP_INTERNAL_TOKEN", raising=False)
     monkeypatch.delenv("MINISHOP_ADMIN_TOKEN", raising=False)
     tokens = shop_tokens()
     plan = _plan(None, None, stack=False, tokens=tokens)
     assert [spec.name for spec in plan.shop] == [entry.name for entry in MANIFEST.shop]
+    holders = {entry.name for entry in MANIFEST if entry.holds_credentials}
+    assert holders == {"users", "products", "orders", "payments"}
     for spec in plan.shop:
-        assert spec.env["MINISHOP_INTERNAL_TOKEN"] == tokens.internal, spec.name
-        assert spec.env["MINISHOP_ADMIN_TOKEN"] == tokens.admin, spec.name
+        if spec.name in holders:
+            assert spec.env["MINISHOP_INTERNAL_TOKEN"] == tokens.internal, spec.name
+            assert spec.env["MINISHOP_ADMIN_TOKEN"] == tokens.admin, spec.name
+            assert not spec.withheld, spec.name
+        else:
+            assert "MINISHOP_INTERNAL_TOKEN" not in spec.env, spec.name
+            assert "MINISHOP_ADMIN_TOKEN" not in spec.env, spec.name
+            assert spec.withheld == {"MINISHOP_INTERNAL_TOKEN", "MINISHOP_ADMIN_TOKEN"}
+
+
+def test_tokens_exported_in_the_shell_do_not_reach_the_processes_that_need_none(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setenv("MINISHOP_INTERNAL_TOKEN", "exported-internal")
+    monkeypatch.setenv("MINISHOP_ADMIN_TOKEN", "exported-admin")
+    plan = _plan(tmp_path, None, stack=True, tokens=shop_tokens())
+    for spec in plan.all:
+        holds = spec.name in {entry.name for entry in MANIFEST if entry.holds_credentials}
+        assert bool(spec.withheld) is not holds, spec.name
 
 
 def test_the_banner_shows_the_admin_token_and_a_fault_curl_never_the_internal_one() -> None:

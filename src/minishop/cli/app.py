@@ -8,7 +8,7 @@ import signal
 import sys
 import time
 from collections.abc import Mapping
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from pathlib import Path
 from typing import Annotated
 
@@ -36,7 +36,7 @@ from minishop.cli.supervisor import (
     stop_when_orphaned,
 )
 from minishop.cli.supervisor_state import read_state, state_file
-from minishop.cli.tokens import ShopTokens, shop_tokens
+from minishop.cli.tokens import TOKEN_VARIABLES, ShopTokens, shop_tokens
 from minishop.manifest import MANIFEST, Manifest, ServiceEntry
 from minishop.platform.settings import ServiceSettings
 
@@ -142,7 +142,8 @@ def _plan(
 
     Command-line flags apply to every service; each service is pointed at the
     ports its downstream services will really listen on. ``tokens`` go to every
-    shop service alike (not to the lab's tools, such as the Slack receiver).
+    service that holds credentials, alike; every other process (the gateway, the lab's
+    tools, Prometheus, Alertmanager) is kept from inheriting them.
     """
     entries = manifest.entries if stack else manifest.shop
     flags = {"DATA_DIR": str(data_dir) if data_dir else None, "LOG_LEVEL": log_level}
@@ -153,8 +154,9 @@ def _plan(
         for entry in entries
     }
     if tokens is not None:
-        for entry in manifest.shop:
-            envs[entry.name].update(tokens.env())
+        for entry in entries:
+            if entry.holds_credentials:
+                envs[entry.name].update(tokens.env())
     resolved = {entry.name: load_settings(entry, envs[entry.name]) for entry in entries}
     for entry in entries:
         for downstream in manifest.downstream(entry):
@@ -169,6 +171,7 @@ def _plan(
             resolved[entry.name].port,
             envs[entry.name],
             port_variable=f"{entry.env_prefix}PORT",
+            withheld=frozenset() if entry.holds_credentials else TOKEN_VARIABLES,
             drain_seconds=_drain_seconds(entry, resolved[entry.name]),
         )
         for entry in entries
@@ -183,7 +186,8 @@ def _plan(
         {name: f"{spec.host}:{spec.port}" for name, spec in specs.items()},
         specs[ALERT_RECEIVER].url,
     )
-    return Plan(shop, [*tools, *backends.specs], backends.missing, backends, tokens)
+    servers = [replace(spec, withheld=TOKEN_VARIABLES) for spec in backends.specs]
+    return Plan(shop, [*tools, *servers], backends.missing, backends, tokens)
 
 
 def _drain_seconds(entry: ServiceEntry, settings: ServiceSettings) -> float:

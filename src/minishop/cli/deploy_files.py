@@ -108,10 +108,12 @@ def _compose_service(
     health = " ".join(str(part) for part in (service.get("healthcheck") or {}).get("test", []))
     if f":{port}/health/ready" not in health:
         yield f"the healthcheck must ask :{port}/health/ready"
-    if entry.part_of_shop:
-        for variable in (INTERNAL_TOKEN_VARIABLE, ADMIN_TOKEN_VARIABLE):
-            if not environment.get(variable, "").startswith(f"${{{variable}:-"):
-                yield f"set {variable}: ${{{variable}:-...}} (the shop's shared credentials)"
+    for variable in (INTERNAL_TOKEN_VARIABLE, ADMIN_TOKEN_VARIABLE):
+        given = environment.get(variable)
+        if entry.holds_credentials and not (given or "").startswith(f"${{{variable}:-"):
+            yield f"set {variable}: ${{{variable}:-...}} (the shop's shared credentials)"
+        elif not entry.holds_credentials and given is not None:
+            yield f"remove {variable}: it holds no credentials (see the manifest)"
     database_url = environment.get(f"{prefix}DATABASE_URL")
     if entry.owns_database and (
         database_url is None or not database_url.endswith(f"/{entry.database}")

@@ -46,6 +46,9 @@ class ProcessSpec:
     command: Sequence[str] | None = None
     ready_path: str = "/health/ready"
     port_variable: str | None = None  # the setting that moves it to another port
+    withheld: frozenset[str] = frozenset()
+    """Variables of our environment this child must not inherit (credentials it does not
+    need)."""
     drain_seconds: float = 0.0
     """At stop, how long to wait for this child to exit before signalling the children
     started before it: the entry point drains its requests while the services it calls
@@ -193,7 +196,7 @@ class Supervisor:
         child.process = subprocess.Popen(
             spec.argv(),
             env={
-                **os.environ,
+                **{name: value for name, value in os.environ.items() if name not in spec.withheld},
                 **spec.env,
                 "PYTHONUNBUFFERED": "1",
                 SUPERVISOR_PID_VARIABLE: str(os.getpid()),

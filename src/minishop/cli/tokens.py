@@ -1,7 +1,8 @@
 """The shop's two credentials for one ``minishop up`` run.
 
-Every service gets the same ``MINISHOP_INTERNAL_TOKEN`` (service-to-service calls) and
-``MINISHOP_ADMIN_TOKEN`` (``/admin`` routes). A value set in the environment is used as
+Every service that holds credentials (all but the gateway, see the manifest) gets the
+same ``MINISHOP_INTERNAL_TOKEN`` (service-to-service calls) and ``MINISHOP_ADMIN_TOKEN``
+(``/admin`` routes). A value set in the environment is used as
 it is, so another terminal or a script can know it in advance; an unset one is generated
 for this run, so a fresh checkout is never open to whoever can reach a port.
 """
@@ -15,6 +16,7 @@ from dataclasses import dataclass
 
 from minishop.platform.settings import ADMIN_TOKEN_VARIABLE, INTERNAL_TOKEN_VARIABLE
 
+TOKEN_VARIABLES = frozenset({INTERNAL_TOKEN_VARIABLE, ADMIN_TOKEN_VARIABLE})
 TOKEN_BYTES = 32  # secrets.token_urlsafe: 43 characters, 256 bits
 
 

@@ -71,15 +71,12 @@ def create_app(
             description="Orders and their lines, priced from the catalog.",
             telemetry=base.telemetry,
             routers=[http_api.build_router(service, base.idempotency, metrics)],
-            max_body_bytes=settings.max_body_bytes,
-            body_read_timeout_seconds=settings.body_read_timeout_seconds,
+            settings=settings,
             engine=base.engine,
             migrations_dir=MIGRATIONS,
             database_schema=base.database_schema,
             readiness={"users": liveness_check(users), "products": liveness_check(products)},
             on_startup=[reconciler.start],
             on_shutdown=[reconciler.stop, close_clients],
-            internal_token=settings.internal_token,
-            admin_token=settings.admin_token,
         )
     )

@@ -59,15 +59,12 @@ def create_app(
             description="Charges orders through a simulated provider that fails at random.",
             telemetry=base.telemetry,
             routers=[http_api.build_router(service, base.idempotency, metrics, provider)],
-            max_body_bytes=settings.max_body_bytes,
-            body_read_timeout_seconds=settings.body_read_timeout_seconds,
+            settings=settings,
             engine=base.engine,
             migrations_dir=MIGRATIONS,
             database_schema=base.database_schema,
             readiness={"orders": liveness_check(orders)},
             on_startup=[reconciler.start],
             on_shutdown=[reconciler.stop, orders.aclose],
-            internal_token=settings.internal_token,
-            admin_token=settings.admin_token,
         )
     )

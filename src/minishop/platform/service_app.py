@@ -9,7 +9,6 @@ from pathlib import Path
 
 from fastapi import APIRouter, FastAPI
 from opentelemetry.instrumentation.utils import suppress_instrumentation
-from pydantic import SecretStr
 from sqlalchemy import Table
 from sqlalchemy.ext.asyncio import AsyncEngine
 
@@ -61,17 +60,15 @@ class ServiceParts:
     description: str
     telemetry: Telemetry
     routers: Sequence[APIRouter]
-    max_body_bytes: int
-    body_read_timeout_seconds: float
+    settings: ServiceSettings
+    """Its limits (body size, read time) and the credentials of its /internal and /admin
+    routes (a token left unset closes its routes)."""
     engine: AsyncEngine | None = None
     migrations_dir: Path | None = None
     database_schema: str | None = None
     readiness: Mapping[str, HealthCheck] = field(default_factory=dict)
     on_startup: Sequence[Hook] = ()
     on_shutdown: Sequence[Hook] = ()
-    # The credentials of its /internal and /admin routes; None closes those routes.
-    internal_token: SecretStr | None = None
-    admin_token: SecretStr | None = None
     problem_rules: Sequence[ResponseRule] = ()
     """Problems this service answers beyond the common ones (see ``platform.openapi``)."""
 
@@ -82,7 +79,8 @@ def create_service_app(parts: ServiceParts) -> FastAPI:
     checks = dict(parts.readiness)
     engine = parts.engine
     guarded = document_guarded_routes(parts.routers)
-    closed = closed_zones(guarded, parts.internal_token, parts.admin_token)
+    settings = parts.settings
+    closed = closed_zones(guarded, settings.internal_token, settings.admin_token)
     if engine is not None:
         checks = {"database": _untraced_ping(engine), **checks}
         trace_engine(engine, telemetry.tracer_provider)
@@ -146,15 +144,15 @@ def create_service_app(parts: ServiceParts) -> FastAPI:
     # that counts and logs every request, so refusals show like any other 4xx.
     app.add_middleware(
         BodySizeLimitMiddleware,
-        max_body_bytes=parts.max_body_bytes,
-        read_timeout_seconds=parts.body_read_timeout_seconds,
+        max_body_bytes=settings.max_body_bytes,
+        read_timeout_seconds=settings.body_read_timeout_seconds,
     )
     if guarded:
         app.add_middleware(
             AccessGuard,
             zones=guarded,
-            internal_token=parts.internal_token,
-            admin_token=parts.admin_token,
+            internal_token=settings.internal_token,
+            admin_token=settings.admin_token,
         )
     # Observability sees the 500 that UnexpectedErrorMiddleware answers for a crash.
     app.add_middleware(UnexpectedErrorMiddleware)

@@ -33,13 +33,10 @@ def create_app(settings: ProductsSettings, *, span_exporter: SpanExporter | None
             description="The catalog and its stock.",
             telemetry=base.telemetry,
             routers=[http_api.build_router(service, base.idempotency, metrics)],
-            max_body_bytes=settings.max_body_bytes,
-            body_read_timeout_seconds=settings.body_read_timeout_seconds,
+            settings=settings,
             engine=base.engine,
             migrations_dir=MIGRATIONS,
             database_schema=base.database_schema,
             on_startup=[publish_stock],
-            internal_token=settings.internal_token,
-            admin_token=settings.admin_token,
         )
     )

@@ -29,8 +29,7 @@ def create_app(
             description="Simulated Slack incoming webhooks, where alert notifications land.",
             telemetry=telemetry,
             routers=[http_api.build_router(inbox, ReceiverMetrics(telemetry.metrics))],
-            max_body_bytes=settings.max_body_bytes,
-            body_read_timeout_seconds=settings.body_read_timeout_seconds,
+            settings=settings,
             on_startup=[inbox.load],
         )
     )

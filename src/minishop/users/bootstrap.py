@@ -28,12 +28,9 @@ def create_app(settings: UsersSettings, *, span_exporter: SpanExporter | None = 
             description="Who may place orders.",
             telemetry=base.telemetry,
             routers=[router],
-            max_body_bytes=settings.max_body_bytes,
-            body_read_timeout_seconds=settings.body_read_timeout_seconds,
+            settings=settings,
             engine=base.engine,
             migrations_dir=MIGRATIONS,
             database_schema=base.database_schema,
-            internal_token=settings.internal_token,
-            admin_token=settings.admin_token,
         )
     )

@@ -34,7 +34,6 @@ def create_app(
             description="Shipments (a service that exists for the tests).",
             telemetry=telemetry,
             routers=[_router()],
-            max_body_bytes=settings.max_body_bytes,
-            body_read_timeout_seconds=settings.body_read_timeout_seconds,
+            settings=settings,
         )
     )
