@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import warnings
 from pathlib import Path
 from typing import Any
 
@@ -76,3 +77,20 @@ def test_other_parts_can_declare_more_statuses(tmp_path: Path) -> None:
         statuses = problem_statuses(operation)
         assert 431 in statuses
         assert (429 in statuses) == (path.startswith("/api/") and method == "post"), (method, path)
+
+
+def test_every_operation_id_is_unique_and_none_is_reported_twice(tmp_path: Path) -> None:
+    """The gateway serves five methods per route; each still gets its own operationId."""
+    for service in SHOP:
+        with warnings.catch_warnings():
+            warnings.simplefilter("error")  # a "Duplicate Operation ID" warning fails here
+            ids = [
+                operation["operationId"] for _, _, operation in operations(build(service, tmp_path))
+            ]
+        assert len(ids) == len(set(ids)), service
+    gateway = {
+        (method, path): operation["operationId"]
+        for path, method, operation in operations(build("gateway", tmp_path))
+    }
+    assert gateway[("get", "/api/v1/orders")] == "orders_collection_api_v1_orders_get"
+    assert gateway[("delete", "/api/v1/orders")] == "orders_collection_api_v1_orders_delete"

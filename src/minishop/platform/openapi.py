@@ -15,6 +15,9 @@ decorator's ``responses=``; :func:`declare_problems` adds a rule to a built app.
 from __future__ import annotations
 
 import json
+import re
+import warnings
+from collections import Counter
 from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass
 from typing import Any
@@ -172,11 +175,39 @@ def install_problem_documentation(app: FastAPI, rules: Iterable[ResponseRule]) -
     generate = app.openapi
 
     def openapi() -> dict[str, Any]:
-        schema = generate()
+        with warnings.catch_warnings():
+            # Fixed just below: a route serving several methods (the gateway's) gets one id.
+            warnings.filterwarnings("ignore", DUPLICATE_OPERATION_ID, UserWarning)
+            schema = generate()
+        make_operation_ids_unique(schema)
         document_problems(schema, app.state.problem_rules)
         return schema
 
     app.openapi = openapi  # type: ignore[method-assign]
+
+
+DUPLICATE_OPERATION_ID = "Duplicate Operation ID"
+_METHOD_SUFFIX = re.compile(r"_(get|put|post|delete|options|head|patch|trace)$")
+
+
+def make_operation_ids_unique(schema: dict[str, Any]) -> None:
+    """Give each operation of a several-method route its own ``operationId``.
+
+    FastAPI names an operation after its route and the route's first method, so the
+    five methods of one gateway route would share one id, which client generators and
+    tools that address operations by id refuse. Each shared id gets its own method.
+    """
+    operations = [
+        (method, operation)
+        for item in schema.get("paths", {}).values()
+        for method, operation in item.items()
+        if isinstance(operation, dict) and "operationId" in operation
+    ]
+    seen = Counter(operation["operationId"] for _, operation in operations)
+    for method, operation in operations:
+        if seen[operation["operationId"]] > 1:
+            stem = _METHOD_SUFFIX.sub("", operation["operationId"])
+            operation["operationId"] = f"{stem}_{method.lower()}"
 
 
 def declare_problems(
