@@ -120,7 +120,12 @@ def test_the_local_stack_configuration_is_valid_for_both_tools(
         scrape_interval="1s",
         alert_group_wait="1s",
     )
-    targets = {"gateway": "127.0.0.1:18080", "orders": "127.0.0.1:18003"}
+    # shipping: a service in the manifest but not (yet) in the Compose prometheus.yml
+    targets = {
+        "gateway": "127.0.0.1:18080",
+        "orders": "127.0.0.1:18003",
+        "shipping": "127.0.0.1:18005",
+    }
     plan = plan_stack(settings, tmp_path, targets, "http://127.0.0.1:18090")
     assert plan.missing == []
     assert {spec.name for spec in plan.specs} == {"prometheus", "alertmanager"}
@@ -136,6 +141,7 @@ def test_the_local_stack_configuration_is_valid_for_both_tools(
     assert jobs == {
         "gateway": ["127.0.0.1:18080"],
         "orders": ["127.0.0.1:18003"],
+        "shipping": ["127.0.0.1:18005"],
         "alertmanager": ["127.0.0.1:19093"],
         "prometheus": ["127.0.0.1:19090"],
     }

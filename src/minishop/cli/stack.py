@@ -82,7 +82,12 @@ def local_prometheus_config(
     scrape_interval: str | None = None,
     evaluation_interval: str | None = None,
 ) -> dict[str, Any]:
-    """The Compose configuration pointed at local ports; jobs without a target are dropped."""
+    """The Compose configuration pointed at local ports.
+
+    Jobs without a target are dropped; a target without a job (a service just added to
+    the manifest, not yet to ``prometheus.yml``) gets a job of its own name, so the local
+    stack scrapes every process it runs.
+    """
     config = dict(template)
     global_ = dict(config.get("global", {}))
     if scrape_interval:
@@ -96,11 +101,18 @@ def local_prometheus_config(
         config["alerting"] = {"alertmanagers": [{"static_configs": [{"targets": [alertmanager]}]}]}
     else:
         config.pop("alerting", None)
-    config["scrape_configs"] = [
+    jobs = [
         {**job, "static_configs": [{"targets": [targets[job["job_name"]]]}]}
         for job in config.get("scrape_configs", [])
         if job["job_name"] in targets
     ]
+    named = {job["job_name"] for job in jobs}
+    jobs += [
+        {"job_name": name, "static_configs": [{"targets": [address]}]}
+        for name, address in targets.items()
+        if name not in named
+    ]
+    config["scrape_configs"] = jobs
     return config
 
 
