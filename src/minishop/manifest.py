@@ -46,8 +46,6 @@ class ServiceEntry:
     part_of_shop: bool = True
     """False for the lab's own tools (the Slack receiver): started beside the shop,
     given no shop credentials, optional to ``minishop status``."""
-    settings_class_name: str = ""
-    """Default: the package's last part in CamelCase plus ``Settings``."""
 
     @property
     def holds_credentials(self) -> bool:
@@ -69,8 +67,7 @@ class ServiceEntry:
 
     @property
     def settings_class(self) -> str:
-        if self.settings_class_name:
-            return self.settings_class_name
+        """``<package>.settings`` defines it: ``SlackReceiverSettings`` for ``slack_receiver``."""
         last = self.package.rsplit(".", 1)[-1]
         return "".join(part.capitalize() for part in last.split("_")) + "Settings"
 
