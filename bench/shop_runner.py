@@ -100,7 +100,7 @@ def start_shop(
     ports = {name: free_port() for name in SERVICES}
     full_env = {
         **os.environ,
-        **{f"{entry.env_prefix}PORT": str(ports[entry.name]) for entry in SHOP},
+        **{entry.port_variable: str(ports[entry.name]) for entry in SHOP},
         **env,
     }
     command = [sys.executable, "-m", "minishop", "up", "--no-stack", "--data-dir", str(data_dir)]

@@ -60,10 +60,19 @@ class ServiceEntry:
         return self.name.upper().replace("-", "_") + "_"
 
     @property
+    def port_variable(self) -> str:
+        """``ORDERS_PORT``: moves the service to another port."""
+        return f"{self.env_prefix}PORT"
+
+    @property
     def url_setting(self) -> str:
         """The setting that holds this service's URL in a service that calls it:
         ``users_url``, read from ``<CALLER PREFIX>USERS_URL``."""
         return self.name.replace("-", "_") + "_url"
+
+    def url_variable(self, called: ServiceEntry) -> str:
+        """``ORDERS_USERS_URL``: the variable that points this service at ``called``."""
+        return f"{self.env_prefix}{called.url_setting.upper()}"
 
     @property
     def settings_class(self) -> str:

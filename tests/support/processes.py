@@ -19,10 +19,10 @@ from minishop.manifest import MANIFEST
 from tests.support.helpers import wait_until
 
 SERVICES = tuple(entry.name for entry in MANIFEST.shop)
-SHOP_PORT_VARIABLES = {entry.name: f"{entry.env_prefix}PORT" for entry in MANIFEST.shop}
+SHOP_PORT_VARIABLES = {entry.name: entry.port_variable for entry in MANIFEST.shop}
 # What `minishop up` starts beside the shop, and the variable that sets each one's port.
 STACK_PORT_VARIABLES = {
-    **{entry.name: f"{entry.env_prefix}PORT" for entry in MANIFEST.tools},
+    **{entry.name: entry.port_variable for entry in MANIFEST.tools},
     "alertmanager": "MINISHOP_ALERTMANAGER_PORT",
     "prometheus": "MINISHOP_PROMETHEUS_PORT",
 }

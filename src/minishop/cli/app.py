@@ -160,7 +160,7 @@ def _plan(
     resolved = {entry.name: load_settings(entry, envs[entry.name]) for entry in entries}
     for entry in entries:
         for downstream in manifest.downstream(entry):
-            variable = f"{entry.env_prefix}{downstream.url_setting.upper()}"
+            variable = entry.url_variable(downstream)
             if variable not in os.environ and downstream.name in resolved:
                 target = resolved[downstream.name]
                 envs[entry.name][variable] = downstream.local_url(target.host, target.port)
@@ -170,7 +170,7 @@ def _plan(
             resolved[entry.name].host,
             resolved[entry.name].port,
             envs[entry.name],
-            port_variable=f"{entry.env_prefix}PORT",
+            port_variable=entry.port_variable,
             withheld=frozenset() if entry.holds_credentials else TOKEN_VARIABLES,
             drain_seconds=_drain_seconds(entry, resolved[entry.name]),
         )

@@ -123,7 +123,7 @@ def _compose_service(
         yield f"{prefix}DATABASE_URL is set, but the manifest gives it no database"
     depends = service.get("depends_on") or {}
     for downstream in manifest.downstream(entry):
-        variable = f"{prefix}{downstream.url_setting.upper()}"
+        variable = entry.url_variable(downstream)
         wanted = f"http://{downstream.name}:{downstream.port}"
         if environment.get(variable) != wanted:
             yield f"set {variable}: {wanted}"

@@ -23,7 +23,7 @@ PAYMENTS = MANIFEST.service("payments")
 
 
 def _default_url() -> str:
-    port = os.environ.get(f"{PAYMENTS.env_prefix}PORT", "").strip() or str(PAYMENTS.port)
+    port = os.environ.get(PAYMENTS.port_variable, "").strip() or str(PAYMENTS.port)
     return f"http://{LOCAL_HOST}:{port}"
 
 
