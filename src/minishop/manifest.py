@@ -44,8 +44,11 @@ class ServiceEntry:
     entry_point: bool = False
     """Clients' one door (the gateway): it calls every public API and stops first."""
     part_of_shop: bool = True
-    """False for the lab's own tools (the Slack receiver): started beside the shop,
-    given no shop credentials, optional to ``minishop status``."""
+    """False for the lab's own tools (the console, the Slack receiver): started before the
+    shop, given no shop credentials, optional to ``minishop status``."""
+    settings_prefix: str | None = None
+    """The env prefix when it is not the name's: the console's settings are public names
+    (CONTRACT section 8), ``MINISHOP_CONSOLE_PORT``."""
 
     @property
     def holds_credentials(self) -> bool:
@@ -57,6 +60,8 @@ class ServiceEntry:
     @property
     def env_prefix(self) -> str:
         """``ORDERS_``, ``SLACK_RECEIVER_``: every setting of the service starts with it."""
+        if self.settings_prefix is not None:
+            return self.settings_prefix
         return self.name.upper().replace("-", "_") + "_"
 
     @property
@@ -199,6 +204,10 @@ MANIFEST = Manifest((
     ServiceEntry("payments", "minishop.payments", 8004, calls=("orders",),
                  owns_database=True, public_api=True),
     ServiceEntry("gateway", "minishop.gateway", 8080, entry_point=True),
+    # Receives every service's traces and logs (OTLP on MINISHOP_OTLP_PORT) and shows them:
+    # the first process to start, so no span of the others is lost.
+    ServiceEntry("console", "minishop.console", 8070, part_of_shop=False,
+                 settings_prefix="MINISHOP_CONSOLE_"),
     ServiceEntry("slack-receiver", "minishop.slack_receiver", 8090, part_of_shop=False),
 ))
 # fmt: on

@@ -18,6 +18,10 @@ so the choices here hold for all of them:
 
 from __future__ import annotations
 
+import socket
+import sys
+from collections.abc import Sequence
+
 import uvicorn
 from starlette.types import ASGIApp
 
@@ -48,8 +52,38 @@ def build_config(app: ASGIApp, settings: ServiceSettings) -> uvicorn.Config:
     )
 
 
-def serve(app: ASGIApp, settings: ServiceSettings) -> bool:
-    """Serve ``app`` until told to stop; False when the server never started."""
-    server = uvicorn.Server(build_config(app, settings))
-    server.run()
+def serve(app: ASGIApp, settings: ServiceSettings, extra_ports: Sequence[int] = ()) -> bool:
+    """Serve ``app`` until told to stop; False when the server never started.
+
+    ``extra_ports`` are listened on too, by the same server and event loop (the console's
+    OTLP receiver); the application tells them apart by ``scope["server"]``.
+    """
+    config = build_config(app, settings)
+    server = uvicorn.Server(config)
+    if not extra_ports:
+        server.run()
+        return server.started
+    sockets: list[socket.socket] = []
+    try:
+        for port in (settings.port, *extra_ports):
+            sockets.append(_listening_socket(settings.host, port))
+    except OSError as exc:
+        for sock in sockets:
+            sock.close()
+        sys.stderr.write(f"cannot listen on {settings.host}: {exc}\n")
+        return False
+    server.run(sockets=sockets)
     return server.started
+
+
+def _listening_socket(host: str, port: int) -> socket.socket:
+    family = socket.AF_INET6 if ":" in host else socket.AF_INET
+    sock = socket.socket(family, socket.SOCK_STREAM)
+    sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+    try:
+        sock.bind((host, port))
+    except OSError:
+        sock.close()
+        raise
+    sock.set_inheritable(True)
+    return sock
