@@ -1,0 +1,38 @@
+"""The console's Jinja environment: one place for the templates folder and the filters pages share."""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime
+from pathlib import Path
+
+from fastapi.templating import Jinja2Templates
+
+WEB_DIR = Path(__file__).parent
+TEMPLATES_DIR = WEB_DIR / "templates"
+STATIC_DIR = WEB_DIR / "static"
+VENDOR_DIR = STATIC_DIR / "vendor"
+
+
+def rfc3339(time_ns: int) -> str:
+    """Times in the JSON API and on pages: RFC 3339, UTC, millisecond precision."""
+    moment = datetime.fromtimestamp(time_ns / 1e9, tz=UTC)
+    return moment.isoformat(timespec="milliseconds").replace("+00:00", "Z")
+
+
+def milliseconds(duration_ns: int) -> float:
+    return round(duration_ns / 1e6, 3)
+
+
+def readable_duration(duration_ns: int) -> str:
+    ms = duration_ns / 1e6
+    if ms < 1:
+        return f"{ms * 1000:.0f} µs"
+    if ms < 1000:
+        return f"{ms:.1f} ms"
+    return f"{ms / 1000:.2f} s"
+
+
+templates = Jinja2Templates(directory=str(TEMPLATES_DIR))
+templates.env.filters["rfc3339"] = rfc3339
+templates.env.filters["ms"] = milliseconds
+templates.env.filters["duration"] = readable_duration
