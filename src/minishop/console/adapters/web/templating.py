@@ -1,7 +1,8 @@
-"""The console's Jinja environment: one place for the templates folder and the filters pages share."""
+"""The console's Jinja environment: one place for the templates and the filters pages share."""
 
 from __future__ import annotations
 
+import zlib
 from datetime import UTC, datetime
 from pathlib import Path
 
@@ -32,7 +33,34 @@ def readable_duration(duration_ns: int) -> str:
     return f"{ms / 1000:.2f} s"
 
 
+# Readable on white as bars and as text, and told apart from each other and from the error red.
+SERVICE_PALETTE: tuple[str, ...] = (
+    "#1f77b4",
+    "#2ca02c",
+    "#9467bd",
+    "#ff7f0e",
+    "#17becf",
+    "#8c564b",
+    "#e377c2",
+    "#7f7f7f",
+    "#bcbd22",
+    "#3f51b5",
+)
+
+
+def service_colour(service: str) -> str:
+    """The same colour for a service on every page and every run (a hash, not the order seen)."""
+    return SERVICE_PALETTE[zlib.crc32(service.encode()) % len(SERVICE_PALETTE)]
+
+
+def vendor_available(name: str) -> bool:
+    """A front-end file copied by ``./dev`` from npm; pages say so when it is missing."""
+    return (VENDOR_DIR / name).is_file()
+
+
 templates = Jinja2Templates(directory=str(TEMPLATES_DIR))
 templates.env.filters["rfc3339"] = rfc3339
 templates.env.filters["ms"] = milliseconds
 templates.env.filters["duration"] = readable_duration
+templates.env.filters["service_colour"] = service_colour
+templates.env.globals["vendor_available"] = vendor_available
