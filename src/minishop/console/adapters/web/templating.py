@@ -33,6 +33,21 @@ def readable_duration(duration_ns: int) -> str:
     return f"{ms / 1000:.2f} s"
 
 
+def readable_uptime(seconds: float) -> str:
+    """``3 d 4 h``, ``12 min``, ``40 s``: how long a process has run, at a glance."""
+    whole = int(seconds)
+    days, rest = divmod(whole, 86400)
+    hours, rest = divmod(rest, 3600)
+    minutes, secs = divmod(rest, 60)
+    if days:
+        return f"{days} d {hours} h"
+    if hours:
+        return f"{hours} h {minutes} min"
+    if minutes:
+        return f"{minutes} min"
+    return f"{secs} s"
+
+
 # Readable on white as bars and as text, and told apart from each other and from the error red.
 SERVICE_PALETTE: tuple[str, ...] = (
     "#1f77b4",
@@ -62,5 +77,6 @@ templates = Jinja2Templates(directory=str(TEMPLATES_DIR))
 templates.env.filters["rfc3339"] = rfc3339
 templates.env.filters["ms"] = milliseconds
 templates.env.filters["duration"] = readable_duration
+templates.env.filters["uptime"] = readable_uptime
 templates.env.filters["service_colour"] = service_colour
 templates.env.globals["vendor_available"] = vendor_available
