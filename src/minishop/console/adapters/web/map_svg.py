@@ -71,8 +71,9 @@ def render_service_map(nodes: Sequence[str], edges: Sequence[Edge]) -> str:
 
 def _marker(name: str, colour: str) -> str:
     return (
-        f'<marker id="{name}" viewBox="0 0 10 10" refX="10" refY="5" markerWidth="8" '
-        f'markerHeight="8" orient="auto-start-reverse"><path d="M 0 0 L 10 5 L 0 10 z" '
+        f'<marker id="{name}" viewBox="0 0 10 10" refX="10" refY="5" markerWidth="10" '
+        'markerHeight="10" markerUnits="userSpaceOnUse" orient="auto-start-reverse">'
+        '<path d="M 0 0 L 10 5 L 0 10 z" '
         f'fill="{colour}"/></marker>'
     )
 
@@ -82,7 +83,15 @@ def _edge(edge: Edge, caller: tuple[int, int], callee: tuple[int, int]) -> str:
     colour = ERROR_RED if heavy else EDGE_GREY
     x1, y1 = caller[0] + NODE_WIDTH, caller[1] + NODE_HEIGHT / 2
     x2, y2 = callee[0], callee[1] + NODE_HEIGHT / 2
-    if x2 <= x1:  # a call back to an earlier column (or within one): loop under the boxes
+    anchor = "middle"
+    if caller[0] == callee[0]:  # same column: a straight arrow between the two boxes
+        x1 = x2 = caller[0] + NODE_WIDTH / 2
+        downward = callee[1] > caller[1]
+        y1 = caller[1] + (NODE_HEIGHT if downward else 0)
+        y2 = callee[1] + (0 if downward else NODE_HEIGHT)
+        path = f"M {x1} {y1} L {x2} {y2}"
+        label_x, label_y, anchor = x1 + 8, (y1 + y2) / 2 - 4, "start"
+    elif x2 <= x1:  # a call back to an earlier column: a curve under the boxes
         x1, x2 = caller[0] + NODE_WIDTH / 2, callee[0] + NODE_WIDTH / 2
         y1, y2 = caller[1] + NODE_HEIGHT, callee[1] + NODE_HEIGHT
         bottom = max(y1, y2) + ROW_GAP / 2
@@ -97,7 +106,8 @@ def _edge(edge: Edge, caller: tuple[int, int], callee: tuple[int, int]) -> str:
         f'<g class="{css}" data-from="{escape(edge.caller)}" data-to="{escape(edge.callee)}">'
         f'<path d="{path}" fill="none" stroke="{colour}" stroke-width="{3 if heavy else 1.5}" '
         f'marker-end="url(#{"arrow-error" if heavy else "arrow"})"/>'
-        f'<text x="{label_x}" y="{label_y}" text-anchor="middle" font-size="11" '
-        f'fill="{colour}"><tspan x="{label_x}">{escape(first)}</tspan>'
+        f'<text x="{label_x}" y="{label_y}" text-anchor="{anchor}" font-size="11" '
+        f'fill="{colour}" stroke="#fff" stroke-width="3" paint-order="stroke">'
+        f'<tspan x="{label_x}">{escape(first)}</tspan>'
         f'<tspan x="{label_x}" dy="13">{escape(second)}</tspan></text></g>'
     )
