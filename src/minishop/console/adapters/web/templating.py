@@ -1,4 +1,4 @@
-"""The console's Jinja environment: one place for the templates folder and the filters pages share."""
+"""The console's Jinja environment: the templates folder and the filters pages share."""
 
 from __future__ import annotations
 
