@@ -75,7 +75,7 @@ def _describe(token: Token) -> str:
     if token.kind == "end":
         return "the end of the query"
     if token.kind == "string":
-        return "a string"
+        return f'a string "{token.text}"' if len(token.text) <= 20 else "a string"
     return f"'{token.text}'"
 
 
@@ -115,7 +115,7 @@ class _Lexer:
         if name:
             self._at = name.end()
             return Token("name", name.group(), at)
-        raise LogQueryError(f"unexpected character '{char}'", at)
+        raise LogQueryError(f"unexpected character {char!r}", at)
 
     def _quoted(self, start: int) -> Token:
         text, at, parts = self._text, start + 1, []
@@ -227,7 +227,7 @@ class _Parser:
         if token.kind == "punct" and token.text == "[":
             raise LogQueryError(f"{UNSUPPORTED} (a range such as [5m])", token.position)
         raise LogQueryError(
-            f"unexpected {_describe(token)}: after the stream selector come line filters "
+            f"did not expect {_describe(token)} here: after the stream selector come line filters "
             '(|= "text", != "text", |~ "regex", !~ "regex") or label filters '
             '(| name="value")',
             token.position,
