@@ -58,12 +58,9 @@ def _matcher_sql(matcher: LabelMatcher) -> tuple[str, list[object]]:
     value_sql, value_params = _label_sql(source)
     if matcher.op in ("=", "!="):
         operator = "=" if matcher.op == "=" else "<>"
-        if source.ignore_case:
-            return f"lower({value_sql}) {operator} ?", [
-                *value_params,
-                ascii_lower(matcher.value),
-            ]
-        return f"{value_sql} {operator} ?", [*value_params, matcher.value]
+        # levels are stored lower case: lower-casing the value alone keeps an index usable
+        value = ascii_lower(matcher.value) if source.ignore_case else matcher.value
+        return f"{value_sql} {operator} ?", [*value_params, value]
     pattern = anchored_pattern(matcher.value, ignore_case=source.ignore_case)
     negation = "" if matcher.op == "=~" else "NOT "
     return f"{negation}regexp(?, {value_sql})", [pattern, *value_params]

@@ -38,9 +38,9 @@ that are not text compare as JSON writes them: ``true``, ``42``, ``2.5``, ``["a"
 
 Levels are stored lower case (``error``) while OpenTelemetry's ``severity_text`` is usually
 upper case (``ERROR``): Loki is case-sensitive everywhere, but here ``level`` and
-``severity_text`` ignore case (``=``/``!=`` compare ASCII-lower-cased, regexes get ``(?i)``),
-so ``| severity_text="ERROR"`` copied from a Grafana query finds the errors. Every other
-comparison is case-sensitive.
+``severity_text`` ignore case (``=``/``!=`` compare with the value lower-cased, regexes get
+``(?i)``), so ``| severity_text="ERROR"`` copied from a Grafana query finds the errors. Every
+other comparison is case-sensitive.
 """
 
 from __future__ import annotations

@@ -52,7 +52,7 @@ class LabelSource:
 
     column: Column | None = None
     lookups: tuple[tuple[JsonColumn, str], ...] = ()
-    ignore_case: bool = False  # levels: compared case-insensitively (ASCII), see logql.py
+    ignore_case: bool = False  # levels (stored lower case): see logql.py
 
 
 def label_source(name: str) -> LabelSource:
@@ -72,7 +72,7 @@ def label_source(name: str) -> LabelSource:
 
 
 def ascii_lower(text: str) -> str:
-    """Lower case as SQLite's ``lower()`` does it (ASCII letters only), for the same answers."""
+    """Lower case for ASCII letters only: what the levels (``error``, ``info``) are made of."""
     return text.translate(_ASCII_LOWER)
 
 
@@ -133,10 +133,8 @@ def _matcher_holds(matcher: LabelMatcher, fields: Mapping[str, Any]) -> bool:
     source = label_source(matcher.name)
     value = label_value(fields, matcher.name)
     if matcher.op in ("=", "!="):
-        if source.ignore_case:
-            equal = ascii_lower(value) == ascii_lower(matcher.value)
-        else:
-            equal = value == matcher.value
+        expected = ascii_lower(matcher.value) if source.ignore_case else matcher.value
+        equal = value == expected
         return equal == (matcher.op == "=")
     found = regex_search(anchored_pattern(matcher.value, ignore_case=source.ignore_case), value)
     return found == (matcher.op == "=~")
