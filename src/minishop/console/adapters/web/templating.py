@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import zlib
 from datetime import UTC, datetime
 from pathlib import Path
 
@@ -36,3 +37,26 @@ templates = Jinja2Templates(directory=str(TEMPLATES_DIR))
 templates.env.filters["rfc3339"] = rfc3339
 templates.env.filters["ms"] = milliseconds
 templates.env.filters["duration"] = readable_duration
+
+
+SERVICE_PALETTE = (
+    "#4e79a7",
+    "#f28e2b",
+    "#59a14f",
+    "#e15759",
+    "#76b7b2",
+    "#edc948",
+    "#b07aa1",
+    "#ff9da7",
+    "#9c755f",
+    "#86bcb6",
+)
+
+
+def service_colour(name: str) -> str:
+    """A service's colour, the same on every page and every run (not Python's salted hash)."""
+    digest = zlib.crc32(name.encode("utf-8"))
+    return SERVICE_PALETTE[digest % len(SERVICE_PALETTE)]
+
+
+templates.env.filters["service_colour"] = service_colour
