@@ -227,3 +227,94 @@ class FakeStore:
 
     def services(self) -> list[str]:
         return sorted(self.points)
+
+
+SILENCE_ID = "a1b2c3d4-0000-4000-8000-000000000001"
+
+
+def fake_alertmanager(recorded: Recorded) -> FastAPI:
+    app = FastAPI()
+
+    @app.get("/api/v2/alerts")
+    async def alerts(request: Request) -> JSONResponse:
+        recorded.requests.append(("GET", request.url.path, {}, None))
+        return JSONResponse(
+            [
+                {
+                    "fingerprint": "f1",
+                    "labels": {"alertname": "HighErrorRate", "service": "payments"},
+                    "annotations": {"summary": "payments: 35% of requests fail"},
+                    "startsAt": "2025-01-02T10:01:00.5Z",
+                    "endsAt": "2025-01-02T11:01:00Z",
+                    "updatedAt": "2025-01-02T10:01:00Z",
+                    "status": {"state": "active", "silencedBy": [], "inhibitedBy": []},
+                    "receivers": [{"name": "slack-critical"}],
+                    "generatorURL": "http://console/graph?g0.expr=up&g0.tab=1",
+                }
+            ]
+        )
+
+    @app.get("/api/v2/silences")
+    async def silences(request: Request) -> JSONResponse:
+        recorded.requests.append(("GET", request.url.path, {}, None))
+        return JSONResponse(
+            [
+                {
+                    "id": SILENCE_ID,
+                    "status": {"state": "active"},
+                    "matchers": [
+                        {"name": "service", "value": "orders", "isRegex": False, "isEqual": True}
+                    ],
+                    "startsAt": "2025-01-02T10:00:00Z",
+                    "endsAt": "2025-01-02T12:00:00Z",
+                    "updatedAt": "2025-01-02T10:00:00Z",
+                    "createdBy": "ana",
+                    "comment": "deploying orders",
+                }
+            ]
+        )
+
+    @app.post("/api/v2/silences")
+    async def create(request: Request) -> JSONResponse:
+        body = await request.json()
+        recorded.requests.append(("POST", request.url.path, {}, body))
+        return JSONResponse({"silenceID": SILENCE_ID})
+
+    @app.delete("/api/v2/silence/{silence_id}")
+    async def expire(silence_id: str, request: Request) -> JSONResponse:
+        recorded.requests.append(("DELETE", request.url.path, {}, None))
+        return JSONResponse(None)
+
+    return app
+
+
+def fake_slack_receiver(recorded: Recorded) -> FastAPI:
+    app = FastAPI()
+
+    @app.get("/messages")
+    async def messages(request: Request) -> JSONResponse:
+        recorded.requests.append(("GET", request.url.path, dict(request.query_params), None))
+        return JSONResponse(
+            {
+                "messages": [
+                    {
+                        "received_at": "2025-01-02T10:01:10Z",
+                        "webhook": "minishop/alerts",
+                        "channel": "#minishop-alerts",
+                        "username": "alertmanager",
+                        "title": "[FIRING:1] HighErrorRate payments",
+                        "text": "",
+                        "attachments": [
+                            {
+                                "title": "[FIRING:1] HighErrorRate payments",
+                                "text": "35% of the requests that payments served failed",
+                                "color": "danger",
+                                "title_link": None,
+                            }
+                        ],
+                    }
+                ]
+            }
+        )
+
+    return app
