@@ -14,6 +14,7 @@ from __future__ import annotations
 
 import json
 import re
+import warnings
 from collections.abc import Mapping
 from dataclasses import dataclass
 from functools import lru_cache
@@ -89,8 +90,14 @@ def anchored_pattern(pattern: str, *, ignore_case: bool = False) -> str:
 
 @lru_cache(maxsize=256)
 def compile_pattern(pattern: str) -> re.Pattern[str]:
-    """Compiled once per pattern: the same query runs against every row."""
-    return re.compile(pattern)
+    """Compiled once per pattern: the same query runs against every row.
+
+    Python warns about constructs whose meaning may change (``[[``); a person's query is
+    not the place for that warning, which would otherwise reach the log once per pattern.
+    """
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore", FutureWarning)
+        return re.compile(pattern)
 
 
 def regex_search(pattern: str, text: str) -> bool:
