@@ -13,7 +13,7 @@ from minishop.console.adapters.web.api import build_api_router
 from minishop.console.application.ports import Edge
 from minishop.console.domain.records import LogRecord
 from minishop.platform.problems import install_problem_handlers
-from tests.console.fakes import NS, FakeStore, span
+from tests.console.fakes import NS, MemoryStore, span
 
 T1 = "1" * 32
 T2 = "2" * 32
@@ -21,8 +21,8 @@ BASE = 1_700_000_000 * NS
 
 
 @pytest.fixture
-def store() -> FakeStore:
-    store = FakeStore()
+def store() -> MemoryStore:
+    store = MemoryStore()
     store.write_spans(
         [
             span(T1, "a" * 16, service="gateway", name="POST /order", end_ms=120),
@@ -59,7 +59,7 @@ def store() -> FakeStore:
 
 
 @pytest.fixture
-async def client(store: FakeStore) -> AsyncIterator[httpx.AsyncClient]:
+async def client(store: MemoryStore) -> AsyncIterator[httpx.AsyncClient]:
     app = FastAPI()
     install_problem_handlers(app)
     app.include_router(build_api_router(store))
@@ -83,7 +83,7 @@ async def test_traces_newest_first_with_the_contract_fields(client: httpx.AsyncC
     assert body["traces"][0]["error"] is True
 
 
-async def test_trace_filters_reach_the_store(client: httpx.AsyncClient, store: FakeStore) -> None:
+async def test_trace_filters_reach_the_store(client: httpx.AsyncClient, store: MemoryStore) -> None:
     answer = await client.get(
         "/api/traces",
         params={
@@ -104,7 +104,7 @@ async def test_trace_filters_reach_the_store(client: httpx.AsyncClient, store: F
     assert query.since_ns == BASE - 13 * 60 * NS - 20 * NS
 
 
-async def test_relative_since_is_before_now(client: httpx.AsyncClient, store: FakeStore) -> None:
+async def test_relative_since_is_before_now(client: httpx.AsyncClient, store: MemoryStore) -> None:
     before = time.time_ns()
     await client.get("/api/traces", params={"since": "15m"})
     after = time.time_ns()

@@ -17,15 +17,15 @@ from minishop.console.application.lab import LabProcess, ProcessStatus
 from minishop.console.application.ports import Edge
 from minishop.console.domain.records import LogRecord
 from minishop.console.settings import ConsoleSettings
-from tests.console.fakes import NS, FakeLab, FakeStore, span
+from tests.console.fakes import NS, FakeLab, MemoryStore, span
 
 T1 = "1" * 32
 T2 = "2" * 32
 BASE = 1_700_000_000 * NS
 
 
-def _store() -> FakeStore:
-    store = FakeStore()
+def _store() -> MemoryStore:
+    store = MemoryStore()
     store.write_spans(
         [
             span(T1, "a" * 16, service="gateway", name="POST /order", end_ms=120),
@@ -86,7 +86,7 @@ def _lab() -> FakeLab:
     )
 
 
-async def _client(store: FakeStore, lab: FakeLab) -> httpx.AsyncClient:
+async def _client(store: MemoryStore, lab: FakeLab) -> httpx.AsyncClient:
     app = FastAPI()
     app.include_router(build_pages_router(store, lab, ConsoleSettings(refresh_seconds=7)))
     mount_static(app)
@@ -106,7 +106,7 @@ async def client() -> AsyncIterator[httpx.AsyncClient]:
 
 @pytest.fixture
 async def empty() -> AsyncIterator[httpx.AsyncClient]:
-    async with await _client(FakeStore(), FakeLab()) as client:
+    async with await _client(MemoryStore(), FakeLab()) as client:
         yield client
 
 

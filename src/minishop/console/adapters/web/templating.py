@@ -1,4 +1,4 @@
-"""The console's Jinja environment: one place for the templates and the filters pages share."""
+"""The console's Jinja environment: the templates folder and the filters pages share."""
 
 from __future__ import annotations
 
@@ -33,8 +33,37 @@ def readable_duration(duration_ns: int) -> str:
     return f"{ms / 1000:.2f} s"
 
 
+templates = Jinja2Templates(directory=str(TEMPLATES_DIR))
+templates.env.filters["rfc3339"] = rfc3339
+templates.env.filters["ms"] = milliseconds
+templates.env.filters["duration"] = readable_duration
+
+
+SERVICE_PALETTE = (
+    "#4e79a7",
+    "#f28e2b",
+    "#59a14f",
+    "#e15759",
+    "#76b7b2",
+    "#edc948",
+    "#b07aa1",
+    "#ff9da7",
+    "#9c755f",
+    "#86bcb6",
+)
+
+
+def service_colour(name: str) -> str:
+    """A service's colour, the same on every page and every run (not Python's salted hash)."""
+    digest = zlib.crc32(name.encode("utf-8"))
+    return SERVICE_PALETTE[digest % len(SERVICE_PALETTE)]
+
+
+templates.env.filters["service_colour"] = service_colour
+
+
 def readable_uptime(seconds: float) -> str:
-    """``3 d 4 h``, ``12 min``, ``40 s``: how long a process has run, at a glance."""
+    """``3 d 4 h``, ``1 h 5 min``, ``40 s``: how long a process has run, at a glance."""
     whole = int(seconds)
     days, rest = divmod(whole, 86400)
     hours, rest = divmod(rest, 3600)
@@ -48,35 +77,10 @@ def readable_uptime(seconds: float) -> str:
     return f"{secs} s"
 
 
-# Readable on white as bars and as text, and told apart from each other and from the error red.
-SERVICE_PALETTE: tuple[str, ...] = (
-    "#1f77b4",
-    "#2ca02c",
-    "#9467bd",
-    "#ff7f0e",
-    "#17becf",
-    "#8c564b",
-    "#e377c2",
-    "#7f7f7f",
-    "#bcbd22",
-    "#3f51b5",
-)
-
-
-def service_colour(service: str) -> str:
-    """The same colour for a service on every page and every run (a hash, not the order seen)."""
-    return SERVICE_PALETTE[zlib.crc32(service.encode()) % len(SERVICE_PALETTE)]
-
-
 def vendor_available(name: str) -> bool:
     """A front-end file copied by ``./dev`` from npm; pages say so when it is missing."""
     return (VENDOR_DIR / name).is_file()
 
 
-templates = Jinja2Templates(directory=str(TEMPLATES_DIR))
-templates.env.filters["rfc3339"] = rfc3339
-templates.env.filters["ms"] = milliseconds
-templates.env.filters["duration"] = readable_duration
 templates.env.filters["uptime"] = readable_uptime
-templates.env.filters["service_colour"] = service_colour
 templates.env.globals["vendor_available"] = vendor_available
