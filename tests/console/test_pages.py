@@ -126,12 +126,14 @@ async def test_home_lists_processes_with_health_and_links(client: httpx.AsyncCli
     words = re.sub(r"<[^>]+>", "", page)
     assert "Spans stored: 4 in 2 traces" in words and "Log lines stored: 3" in words
     assert "http://console:4318" in page
+    assert "console tool" in re.sub(r"<[^>]+>", "", page)  # the console's own row
+    assert 'href="/traces?service=console"' not in page
     assert 'hx-trigger="every 7s' in answer.text
 
 
 async def test_home_renders_empty(empty: httpx.AsyncClient) -> None:
     answer = await empty.get("/")
-    assert answer.status_code == 200 and "No process" in answer.text
+    assert answer.status_code == 200 and "Spans stored: 0" in re.sub(r"<[^>]+>", "", answer.text)
 
 
 async def test_traces_lists_newest_first_with_links(client: httpx.AsyncClient) -> None:

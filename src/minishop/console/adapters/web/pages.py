@@ -18,6 +18,7 @@ from fastapi.responses import HTMLResponse, Response
 from fastapi.staticfiles import StaticFiles
 from markupsafe import Markup
 
+from minishop import __version__
 from minishop.console.adapters.web.api import DEFAULT_LOG_QUERY, TRACE_ID_LENGTH
 from minishop.console.adapters.web.map_svg import render_service_map
 from minishop.console.adapters.web.templating import (
@@ -25,7 +26,7 @@ from minishop.console.adapters.web.templating import (
     templates,
     vendor_available,
 )
-from minishop.console.application.lab import LabDirectory
+from minishop.console.application.lab import LabDirectory, LabProcess, ProcessStatus
 from minishop.console.application.ports import TelemetryStore, TraceQuery
 from minishop.console.application.service_map import error_ratio, is_error_heavy, layout_map
 from minishop.console.application.time_window import (
@@ -45,6 +46,7 @@ TRACE_LIMITS = (20, 50, 100, 500)
 LOG_LIMIT = 200
 TAIL_LIMIT = 200
 STATUSES = ("", "ok", "error")
+CONSOLE = "console"
 
 
 def mount_static(app: FastAPI) -> None:
@@ -123,6 +125,14 @@ def build_pages_router(
 ) -> APIRouter:
     router = APIRouter(include_in_schema=False)
     page = _Page(settings)
+    started = time.monotonic()
+
+    def itself(request: Request) -> ProcessStatus:
+        """The console's own row: it answers this page, so it is ready; no probe of itself."""
+        base = str(request.base_url).rstrip("/")
+        process = LabProcess(CONSOLE, base, "tool", docs=True)
+        uptime = round(time.monotonic() - started, 3)
+        return ProcessStatus(process, "ready", version=__version__, uptime_seconds=uptime)
 
     @router.get("/", response_class=HTMLResponse)
     async def home(request: Request) -> HTMLResponse:
@@ -132,7 +142,8 @@ def build_pages_router(
             request,
             "home.html",
             {
-                "statuses": statuses,
+                "statuses": [itself(request), *statuses],
+                "console": CONSOLE,
                 "counts": counts,
                 "otlp_endpoint": f"http://{host}:{settings.otlp_port}",
             },
