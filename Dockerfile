@@ -1,10 +1,21 @@
 # One image for every MiniShop service: `minishop serve <service>` picks which.
 # Built in two stages so the final image holds the installed package and nothing of
 # the build; it runs as an unprivileged user.
+# The console's front-end files, from the npm registry as pinned by package-lock.json.
+FROM node:20.18.1-bookworm-slim AS assets
+WORKDIR /assets
+COPY package.json package-lock.json .npmrc ./
+RUN npm ci --no-audit --no-fund --ignore-scripts
+
 FROM python:3.11.11-slim-bookworm AS build
 WORKDIR /src
 COPY pyproject.toml README.md ./
 COPY src ./src
+# The same three files ./dev copies, packaged with the wheel (static/vendor).
+COPY --from=assets /assets/node_modules/uplot/dist/uPlot.iife.min.js \
+     /assets/node_modules/uplot/dist/uPlot.min.css \
+     /assets/node_modules/htmx.org/dist/htmx.min.js \
+     ./src/minishop/console/adapters/web/static/vendor/
 RUN pip wheel --no-cache-dir --wheel-dir /wheels .
 
 FROM python:3.11.11-slim-bookworm
