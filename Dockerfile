@@ -1,5 +1,5 @@
 # One image for every MiniShop service: `minishop serve <service>` picks which.
-# Built in two stages so the final image holds the installed package and nothing of
+# Built in stages so the final image holds the installed package and nothing of
 # the build; it runs as an unprivileged user.
 # The console's front-end files, from the npm registry as pinned by package-lock.json.
 FROM node:20.18.1-bookworm-slim AS assets
