@@ -20,6 +20,6 @@ USER minishop
 WORKDIR /app
 # Users' SQLite files when no database URL is set; Compose sets PostgreSQL URLs.
 VOLUME ["/app/data"]
-EXPOSE 8001 8002 8003 8004 8080 8090
+EXPOSE 8001 8002 8003 8004 8080 8090 8070
 ENTRYPOINT ["minishop"]
 CMD ["serve", "gateway"]

@@ -1,12 +1,10 @@
-"""Fixtures of the console's store and receiver tests."""
+"""The console's page and API tests run against the fake store, with the LogQL parser the
+domain provides, or the stand-in of ``fakes`` while it is not there; the store and receiver
+tests use the real SQLite store and a real uvicorn server."""
 
 from __future__ import annotations
 
-import re
-import sqlite3
-import sys
 import threading
-import types
 from collections.abc import Iterator
 from pathlib import Path
 
@@ -14,49 +12,19 @@ import pytest
 import uvicorn
 
 from minishop.console.adapters.sqlite_store import SqliteTelemetryStore
-from minishop.console.domain.logql import LineFilter, LogQuery
+from minishop.console.domain import logql
+from tests.console import fakes
 from tests.support.helpers import wait_until
 
 
-def _stand_in_log_sql() -> types.ModuleType:
-    """Equality selectors on columns and ``|=`` only: enough for the store's own tests."""
-    module = types.ModuleType("minishop.console.adapters.log_sql")
-
-    def compile_log_query(query: LogQuery) -> tuple[str, list[object]]:
-        parts, params = ["1"], []
-        for matcher in query.selectors:
-            parts.append(f"{matcher.name} = ?")
-            params.append(matcher.value)
-        for stage in query.pipeline:
-            if isinstance(stage, LineFilter):
-                parts.append("instr(message, ?) > 0")
-                params.append(stage.value)
-        return " AND ".join(parts), params
-
-    def register_log_functions(connection: sqlite3.Connection) -> None:
-        connection.create_function(
-            "regexp",
-            2,
-            lambda pattern, text: re.search(pattern, text or "") is not None,
-            deterministic=True,
-        )
-
-    module.compile_log_query = compile_log_query  # type: ignore[attr-defined]
-    module.register_log_functions = register_log_functions  # type: ignore[attr-defined]
-    return module
-
-
 @pytest.fixture(autouse=True)
-def log_sql(monkeypatch: pytest.MonkeyPatch) -> None:
-    """The LogQL compiler, or a stand-in while it is not in this branch."""
-    try:
-        import minishop.console.adapters.log_sql  # noqa: F401
-    except ImportError:
-        monkeypatch.setitem(sys.modules, "minishop.console.adapters.log_sql", _stand_in_log_sql())
+def logql_parser(monkeypatch: pytest.MonkeyPatch) -> None:
+    if not hasattr(logql, "parse_logql"):
+        monkeypatch.setattr(logql, "parse_logql", fakes.parse_logql_stand_in, raising=False)
 
 
 @pytest.fixture
-def store(tmp_path: Path, log_sql: None) -> Iterator[SqliteTelemetryStore]:
+def sqlite_store(tmp_path: Path) -> Iterator[SqliteTelemetryStore]:
     opened = SqliteTelemetryStore(
         tmp_path / "telemetry.db", max_spans=100_000, max_logs=100_000, max_age_seconds=86_400
     )

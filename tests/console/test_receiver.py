@@ -51,7 +51,8 @@ class Console:
 
 
 @pytest.fixture
-def console(store: SqliteTelemetryStore) -> Iterator[Console]:
+def console(sqlite_store: SqliteTelemetryStore) -> Iterator[Console]:
+    store = sqlite_store
     metrics = ServiceMetrics("console", restarts=0)
     counting = ConsoleMetrics(metrics)
     ingest = Ingest(store, max_items=10_000, retention_interval_seconds=3600, counters=counting)

@@ -18,7 +18,8 @@ LISTING = trace_id(2)  # gateway -> products, 5 ms, product.id=7, error
 
 
 @pytest.fixture
-def shop(store: SqliteTelemetryStore) -> SqliteTelemetryStore:
+def shop(sqlite_store: SqliteTelemetryStore) -> SqliteTelemetryStore:
+    store = sqlite_store
     gateway, client, orders = span_id(), span_id(), span_id()
     store.write_spans(
         [
@@ -116,8 +117,9 @@ def test_the_summary_is_the_roots_once_it_arrives(shop: SqliteTelemetryStore) ->
 
 
 def test_the_summary_is_the_earliest_span_while_the_root_is_missing(
-    store: SqliteTelemetryStore,
+    sqlite_store: SqliteTelemetryStore,
 ) -> None:
+    store = sqlite_store
     trace = trace_id(9)
     store.write_spans([span(trace, "orders", "late", start_ns=T0 + 5, parent="ab" * 8)])
     store.write_spans([span(trace, "products", "early", start_ns=T0, parent="cd" * 8)])

@@ -25,6 +25,7 @@ STACK_PORT_VARIABLES = {
     **{entry.name: entry.port_variable for entry in MANIFEST.tools},
     "alertmanager": "MINISHOP_ALERTMANAGER_PORT",
     "prometheus": "MINISHOP_PROMETHEUS_PORT",
+    "otlp": "MINISHOP_OTLP_PORT",  # the console's OTLP receiver, beside its web UI
 }
 
 

@@ -11,12 +11,22 @@ from collections.abc import Mapping
 from dataclasses import dataclass, replace
 from pathlib import Path
 from typing import Annotated
+from urllib.parse import quote
 
 import httpx
 import typer
 from opentelemetry import trace
 from pydantic import ValidationError
 
+from minishop.cli.console_wiring import (
+    CONSOLE,
+    ENDPOINT_VARIABLES,
+    NO_EXPORT,
+    OTLP_PORT_VARIABLE,
+    PAYMENT_FAILED_QUERY,
+    console_endpoint,
+    export_to_console,
+)
 from minishop.cli.deploy_files import check_deploy_files
 from minishop.cli.loading import ServiceCodeError, app_factory, settings_type
 from minishop.cli.output import fail
@@ -105,7 +115,7 @@ def serve(
     supervisor_pid = os.environ.get(SUPERVISOR_PID_VARIABLE)
     if supervisor_pid:
         stop_when_orphaned(int(supervisor_pid))
-    if not serve_app(app, settings):
+    if not serve_app(app, settings, extra_ports=getattr(app.state, "extra_ports", ())):
         sys.exit(1)
 
 
@@ -164,6 +174,12 @@ def _plan(
             if variable not in os.environ and downstream.name in resolved:
                 target = resolved[downstream.name]
                 envs[entry.name][variable] = downstream.local_url(target.host, target.port)
+    stack_settings = _load_stack_settings() if stack else None
+    console = resolved.get(CONSOLE)
+    console_url = None
+    if console is not None and stack_settings is not None:
+        console_url = f"http://{console.host}:{console.port}"
+        _wire_console(manifest, envs, resolved, stack_settings)
     specs = {
         entry.name: ProcessSpec(
             entry.name,
@@ -173,6 +189,7 @@ def _plan(
             port_variable=entry.port_variable,
             withheld=frozenset() if entry.holds_credentials else TOKEN_VARIABLES,
             drain_seconds=_drain_seconds(entry, resolved[entry.name]),
+            extra_ports=_extra_ports(resolved[entry.name]),
         )
         for entry in entries
     }
@@ -180,14 +197,59 @@ def _plan(
     if not stack:
         return Plan(shop, [], [], tokens=tokens)
     tools = [specs[entry.name] for entry in manifest.tools]
+    assert stack_settings is not None
     backends = plan_stack(
-        _load_stack_settings(),
+        stack_settings,
         data_dir or resolved[manifest.shop[0].name].data_dir,
         {name: f"{spec.host}:{spec.port}" for name, spec in specs.items()},
         specs[ALERT_RECEIVER].url,
+        console_url=console_url,
     )
     servers = [replace(spec, withheld=TOKEN_VARIABLES) for spec in backends.specs]
     return Plan(shop, [*tools, *servers], backends.missing, backends, tokens)
+
+
+def _wire_console(
+    manifest: Manifest,
+    envs: dict[str, dict[str, str]],
+    resolved: Mapping[str, ServiceSettings],
+    stack_settings: StackSettings,
+) -> None:
+    """Point every process's telemetry at the console, and the console at every process."""
+    console_entry = manifest.service(CONSOLE)
+    console = resolved[CONSOLE]
+    otlp_url = f"http://{console.host}:{_otlp_port(console)}"
+    for name, env in envs.items():
+        if name == CONSOLE:
+            env.update(NO_EXPORT)
+        else:
+            env.update(export_to_console(otlp_url, os.environ))
+    where = {
+        manifest.service(name): settings for name, settings in resolved.items() if name != CONSOLE
+    }
+    for entry, settings in where.items():
+        variable = console_entry.url_variable(entry)
+        if variable not in os.environ:
+            envs[CONSOLE][variable] = entry.local_url(settings.host, settings.port)
+    host = stack_settings.host
+    for tool, port in (
+        ("prometheus", stack_settings.prometheus_port),
+        ("alertmanager", stack_settings.alertmanager_port),
+    ):
+        variable = f"{console_entry.env_prefix}{tool.upper()}_URL"
+        if variable not in os.environ:
+            envs[CONSOLE][variable] = f"http://{host}:{port}"
+
+
+def _otlp_port(settings: ServiceSettings) -> int:
+    return int(getattr(settings, "otlp_port"))  # noqa: B009 - the console's own setting
+
+
+def _extra_ports(settings: ServiceSettings) -> tuple[tuple[int, str], ...]:
+    """The console's OTLP receiver listens beside its web UI."""
+    if not hasattr(settings, "otlp_port"):
+        return ()
+    return ((_otlp_port(settings), OTLP_PORT_VARIABLE),)
 
 
 def _drain_seconds(entry: ServiceEntry, settings: ServiceSettings) -> float:
@@ -216,33 +278,22 @@ def _banner(plan: Plan, seconds: float) -> str:
     entry_point = MANIFEST.entry_point
     gateway = by_name[entry_point.name if entry_point is not None else plan.shop[-1].name]
     payments = by_name[FAULTS_SERVICE]
-    endpoint = os.environ.get("OTEL_EXPORTER_OTLP_TRACES_ENDPOINT") or os.environ.get(
-        "OTEL_EXPORTER_OTLP_ENDPOINT"
-    )
-    lines = [
-        "",
-        f"MiniShop is up ({seconds:.1f} s). Where to look:",
-        f"  shop (gateway)  {gateway.url}",
-    ]
+    lines = ["", f"MiniShop is up ({seconds:.1f} s). Where to look:"]
+    lines += _console_lines(by_name.get(CONSOLE))
+    lines.append(f"  shop (gateway)  {gateway.url}")
     for spec in plan.shop:
         lines.append(f"  {spec.name:<9} docs {spec.url}/docs   metrics {spec.url}/metrics")
     if "prometheus" in by_name:
         url = prometheus_pages(by_name["prometheus"].url)
         lines.append(f"  prometheus      {url}/targets  alerts {url}/alerts  rules {url}/rules")
     if "alertmanager" in by_name:
-        lines.append(f"  alertmanager    {by_name['alertmanager'].url}")
+        lines.append(f"  alertmanager    {by_name['alertmanager'].url}/api/v2/alerts (API only)")
     if ALERT_RECEIVER in by_name:
         url = by_name[ALERT_RECEIVER].url
         lines.append(f"  alerts (Slack)  {url}/   as JSON {url}/messages")
     lines += [f"  not started     {reason}" for reason in plan.missing]
     lines += [
-        "  traces          "
-        + (
-            f"exported over OTLP to {endpoint}"
-            if endpoint
-            else "not exported: set OTEL_EXPORTER_OTLP_ENDPOINT"
-        ),
-        "  logs            below, one JSON line per event, prefixed by service",
+        "  logs            below too, one JSON line per event, prefixed by service",
         "  grafana, jaeger, loki: in the Compose stack (docker compose up -d)",
         "",
         "Place an order:",
@@ -253,6 +304,35 @@ def _banner(plan: Plan, seconds: float) -> str:
         "",
     ]
     return "\n".join(lines)
+
+
+def _console_lines(console: ProcessSpec | None) -> list[str]:
+    """The console first: the one place to open. Without it, where the traces go instead."""
+    if console is None:
+        endpoint = next(
+            (os.environ[name] for name in ENDPOINT_VARIABLES if os.environ.get(name)), None
+        )
+        where = f"exported over OTLP to {endpoint}" if endpoint else "not exported (no console)"
+        return [f"  traces          {where}"]
+    url = console.url
+    otlp_port = next(port for port, _variable in console.extra_ports)
+    otlp_url = f"http://{console.host}:{otlp_port}"
+    endpoint = console_endpoint(os.environ, otlp_url)
+    lines = [
+        f"  console         {url}/   traces, logs, dashboards, alerts, service map",
+        f"    traces        {url}/traces",
+        f"    logs          {url}/logs?query={quote(PAYMENT_FAILED_QUERY, safe='')}",
+        f"    dashboards    {url}/dashboards/minishop-overview",
+        f"    alerts        {url}/alerts",
+        f"    service map   {url}/map",
+    ]
+    if endpoint is None:
+        lines.append(
+            f"    OTLP receiver {otlp_url}  (every service exports its traces and logs here)"
+        )
+    else:
+        lines.append(f"    OTLP receiver {otlp_url}  (idle: traces go to {endpoint}, as you set)")
+    return lines
 
 
 def _fault_lines(payments_url: str, tokens: ShopTokens | None) -> list[str]:

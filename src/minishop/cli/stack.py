@@ -167,9 +167,21 @@ class StackPlan:
 
 
 def _server(
-    name: str, binary: str, host: str, port: int, config_file: Path, *flags: str
+    name: str,
+    binary: str,
+    host: str,
+    port: int,
+    config_file: Path,
+    *flags: str,
+    external_url: str | None = None,
 ) -> ProcessSpec:
-    """Prometheus or Alertmanager: the flags they share (same flag names), then their own."""
+    """Prometheus or Alertmanager: the flags they share (same flag names), then their own.
+
+    ``external_url`` is where the links they put in alerts lead (Prometheus' ``generatorURL``,
+    Alertmanager's ``ExternalURL`` in every Slack message): the console's pages when it runs,
+    since Debian's Prometheus has only its classic UI and Debian's Alertmanager none. The
+    routes stay at ``/`` whatever that URL's path.
+    """
     address = f"{host}:{port}"
     return ProcessSpec(
         name,
@@ -180,7 +192,8 @@ def _server(
             binary,
             f"--config.file={config_file}",
             f"--web.listen-address={address}",
-            f"--web.external-url=http://{address}/",
+            f"--web.external-url={external_url or f'http://{address}/'}",
+            "--web.route-prefix=/",
             "--log.level=warn",
             *flags,
         ],
@@ -194,6 +207,8 @@ def plan_stack(
     data_dir: Path,
     service_targets: Mapping[str, str],
     slack_receiver_url: str,
+    *,
+    console_url: str | None = None,
 ) -> StackPlan:
     """Process specs for Prometheus and Alertmanager, with their configuration written out.
 
@@ -237,6 +252,7 @@ def plan_stack(
                 config_file,
                 f"--storage.path={data_dir / 'alertmanager' / 'store'}",
                 "--cluster.listen-address=",  # one instance: no gossip port to collide
+                external_url=f"{console_url}/alerts" if console_url else None,
             )
         )
     else:
@@ -267,6 +283,7 @@ def plan_stack(
                 f"--storage.tsdb.path={data_dir / 'prometheus' / 'tsdb'}",
                 "--storage.tsdb.retention.time=7d",
                 "--enable-feature=exemplar-storage",
+                external_url=f"{console_url}/" if console_url else None,
             )
         )
     else:

@@ -53,6 +53,9 @@ class ProcessSpec:
     """At stop, how long to wait for this child to exit before signalling the children
     started before it: the entry point drains its requests while the services it calls
     still answer them."""
+    extra_ports: tuple[tuple[int, str], ...] = ()
+    """Other ports it listens on, each with the setting that moves it (the console's OTLP
+    receiver): checked free before anything starts, like ``port``."""
 
     @property
     def url(self) -> str:
@@ -176,12 +179,13 @@ class Supervisor:
 
     def check_ports(self) -> None:
         for spec in self._specs:
-            if not port_is_free(spec.host, spec.port):
-                variable = spec.port_variable or f"{spec.name.upper()}_PORT"
-                raise StartupError(
-                    f"port {spec.port} ({spec.name}) is already in use: stop what holds it "
-                    f"or choose another with {variable}"
-                )
+            default_variable = spec.port_variable or f"{spec.name.upper()}_PORT"
+            for port, variable in ((spec.port, default_variable), *spec.extra_ports):
+                if not port_is_free(spec.host, port):
+                    raise StartupError(
+                        f"port {port} ({spec.name}) is already in use: stop what holds it "
+                        f"or choose another with {variable}"
+                    )
 
     def start(self) -> None:
         for spec in self._specs:

@@ -1,3 +1,5 @@
+from pathlib import Path
+
 from pydantic import AliasChoices, Field
 from pydantic_settings import SettingsConfigDict
 
@@ -45,6 +47,15 @@ class ConsoleSettings(ServiceSettings):
     retention_interval_seconds: float = Field(
         default=5.0, gt=0, le=3600, description="How often retention runs."
     )
+    dashboards_dir: Path | None = Field(
+        default=None,
+        description="The Grafana dashboards to draw (default: deploy/grafana/dashboards of "
+        "this source checkout).",
+    )
+    runbooks_dir: Path | None = Field(
+        default=None,
+        description="The runbooks alerts link to (default: docs/runbooks of this checkout).",
+    )
     refresh_seconds: int = Field(
         default=5, ge=0, le=3600, description="Pages refresh this often; 0 turns it off."
     )
@@ -53,3 +64,9 @@ class ConsoleSettings(ServiceSettings):
         """The base URL of another process of the lab (a service, Prometheus, ...)."""
         key = name.replace("-", "_") + "_url"
         return self.downstream_urls.get(key) or f"http://127.0.0.1:{default_port}"
+
+    def checkout_folder(self, configured: Path | None, relative: str) -> Path:
+        """A folder of the source checkout this code runs from, unless set explicitly."""
+        if configured is not None:
+            return configured.resolve()
+        return Path(__file__).resolve().parents[3] / relative

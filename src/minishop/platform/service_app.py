@@ -33,6 +33,7 @@ from minishop.platform.database import (
     pool_capacity,
     pool_in_use,
 )
+from minishop.platform.docs import install_offline_docs
 from minishop.platform.idempotency import IdempotencyStore
 from minishop.platform.migrations import upgrade_to_head
 from minishop.platform.openapi import ResponseRule, default_rules, install_problem_documentation
@@ -126,6 +127,8 @@ def create_service_app(parts: ServiceParts) -> FastAPI:
         version=__version__,
         lifespan=lifespan,
         telemetry=NATIVE_TELEMETRY_OFF,
+        docs_url=None,  # served with local assets below, never from a CDN
+        redoc_url=None,
     )
     app.state.telemetry = telemetry
     app.state.engine = engine
@@ -140,6 +143,7 @@ def create_service_app(parts: ServiceParts) -> FastAPI:
     )
     for router in parts.routers:
         app.include_router(router)
+    install_offline_docs(app)
     # Innermost first: the guard answers before a body is read, inside the middleware
     # that counts and logs every request, so refusals show like any other 4xx.
     app.add_middleware(

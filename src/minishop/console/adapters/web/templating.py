@@ -1,7 +1,8 @@
-"""The console's Jinja environment: one place for the templates folder and the filters pages share."""
+"""The console's Jinja environment: the templates folder and the filters pages share."""
 
 from __future__ import annotations
 
+import zlib
 from datetime import UTC, datetime
 from pathlib import Path
 
@@ -36,3 +37,50 @@ templates = Jinja2Templates(directory=str(TEMPLATES_DIR))
 templates.env.filters["rfc3339"] = rfc3339
 templates.env.filters["ms"] = milliseconds
 templates.env.filters["duration"] = readable_duration
+
+
+SERVICE_PALETTE = (
+    "#4e79a7",
+    "#f28e2b",
+    "#59a14f",
+    "#e15759",
+    "#76b7b2",
+    "#edc948",
+    "#b07aa1",
+    "#ff9da7",
+    "#9c755f",
+    "#86bcb6",
+)
+
+
+def service_colour(name: str) -> str:
+    """A service's colour, the same on every page and every run (not Python's salted hash)."""
+    digest = zlib.crc32(name.encode("utf-8"))
+    return SERVICE_PALETTE[digest % len(SERVICE_PALETTE)]
+
+
+templates.env.filters["service_colour"] = service_colour
+
+
+def readable_uptime(seconds: float) -> str:
+    """``3 d 4 h``, ``1 h 5 min``, ``40 s``: how long a process has run, at a glance."""
+    whole = int(seconds)
+    days, rest = divmod(whole, 86400)
+    hours, rest = divmod(rest, 3600)
+    minutes, secs = divmod(rest, 60)
+    if days:
+        return f"{days} d {hours} h"
+    if hours:
+        return f"{hours} h {minutes} min"
+    if minutes:
+        return f"{minutes} min"
+    return f"{secs} s"
+
+
+def vendor_available(name: str) -> bool:
+    """A front-end file copied by ``./dev`` from npm; pages say so when it is missing."""
+    return (VENDOR_DIR / name).is_file()
+
+
+templates.env.filters["uptime"] = readable_uptime
+templates.env.globals["vendor_available"] = vendor_available
