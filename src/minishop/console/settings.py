@@ -64,9 +64,3 @@ class ConsoleSettings(ServiceSettings):
         """The base URL of another process of the lab (a service, Prometheus, ...)."""
         key = name.replace("-", "_") + "_url"
         return self.downstream_urls.get(key) or f"http://127.0.0.1:{default_port}"
-
-    def checkout_folder(self, configured: Path | None, relative: str) -> Path:
-        """A folder of the source checkout this code runs from, unless set explicitly."""
-        if configured is not None:
-            return configured.resolve()
-        return Path(__file__).resolve().parents[3] / relative
