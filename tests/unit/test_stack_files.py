@@ -165,7 +165,9 @@ def test_the_service_image_runs_as_an_unprivileged_user() -> None:
         assert re.search(rf"install -d -o {users[-1]} -g {users[-1]} {volume}\b", dockerfile)
 
 
-def test_the_collector_takes_otlp_and_sends_traces_to_jaeger_and_logs_to_loki_and_both_to_the_console() -> None:
+def test_the_collector_takes_otlp_and_sends_traces_to_jaeger_and_logs_to_loki_and_both_to_the_console() -> (
+    None
+):
     config = yaml.safe_load((DEPLOY / "otel-collector" / "config.yml").read_text())
     assert {"grpc", "http"} <= set(config["receivers"]["otlp"]["protocols"])
     pipelines = config["service"]["pipelines"]
