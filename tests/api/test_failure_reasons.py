@@ -11,6 +11,7 @@ import httpx
 import pytest
 from fastapi import APIRouter, FastAPI, Request, Response
 from opentelemetry.sdk.trace.export.in_memory_span_exporter import InMemorySpanExporter
+from opentelemetry.trace import SpanKind
 from prometheus_client.parser import text_string_to_metric_families
 
 from minishop.gateway.adapters.http_api import declined_reason
@@ -102,3 +103,13 @@ async def test_payments_and_the_gateway_count_a_decline_under_the_payments_reaso
         at_gateway = _errors((await gateway.get("/metrics")).text)
     assert at_payments == {("/api/v1/payments", reason): 1.0}
     assert at_gateway == {("/payment/pay", reason): 1.0}
+    # The server spans say the same (what the console's map and RED panels count as errors).
+    declined_spans = {
+        (span.resource.attributes["service.name"], span.name): span.attributes.get("error.type")
+        for span in sqlite_shop.finished_spans()
+        if span.kind is SpanKind.SERVER and span.attributes.get("http.response.status_code") == 402
+    }
+    assert declined_spans == {
+        ("payments", "POST /api/v1/payments"): reason,
+        ("gateway", "POST /payment/pay"): reason,
+    }

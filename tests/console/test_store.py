@@ -308,3 +308,36 @@ def test_counts_survive_reopening(tmp_path: Path) -> None:
         assert (again.counts().spans, again.counts().logs) == (1, 1)
     finally:
         again.close()
+
+
+def test_a_declined_payment_counts_as_an_error_on_the_map_and_in_red(tmp_path: Path) -> None:
+    """error_total counts a 402 (CONTRACT section 3); its server span keeps status unset, as the
+    HTTP conventions want for a 4xx, and names the reason in ``error.type`` instead."""
+    store = SqliteTelemetryStore(
+        tmp_path / "t.db", max_spans=1000, max_logs=1000, max_age_seconds=3600
+    )
+    try:
+        trace = trace_id(7)
+        root = span(trace, "gateway", "POST /payment/pay", start_ns=T0, duration_ms=30)
+        declined = span(
+            trace,
+            "payments",
+            "POST /api/v1/payments",
+            start_ns=T0 + MS,
+            duration_ms=20,
+            parent=root.span_id,
+            **{"http.response.status_code": 402, "error.type": "card_declined"},
+        )
+        paid = span(trace_id(8), "payments", "POST /api/v1/payments", start_ns=T0 + 40 * MS)
+        store.write_spans([root, declined, paid])
+        _, (edge,) = store.service_map(T0, T0 + 1000 * MS)
+        assert (edge.caller, edge.callee, edge.requests, edge.errors) == (
+            "gateway",
+            "payments",
+            1,
+            1,
+        )
+        (point,) = store.red_series(T0, T0 + 1000 * MS, step_seconds=1)["payments"]
+        assert point.error_ratio == 0.5
+    finally:
+        store.close()

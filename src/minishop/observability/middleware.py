@@ -213,6 +213,10 @@ class ObservabilityMiddleware:
                 "http.response.status_code": status,
             }
         )
+        if reason is not None:
+            # Why it failed, as error_total's reason: a declined payment (402) is a failure the
+            # span must show even though the HTTP conventions keep a 4xx's status unset.
+            span.set_attribute("error.type", reason)
         if failure is not None:
             # The SDK would record str(failure) and its traceback as they are: a failed
             # write's text carries the row's values, so the span gets the scrubbed ones.

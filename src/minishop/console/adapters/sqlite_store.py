@@ -365,15 +365,16 @@ class SqliteTelemetryStore:
         ]
         calls: dict[tuple[str, str], list[tuple[int, bool]]] = defaultdict(list)
         rows = reader.execute(
-            "SELECT parent.service, child.service, child.end_ns - child.start_ns, child.status"
+            "SELECT parent.service, child.service, child.end_ns - child.start_ns,"
+            f" {_failed('child')}"
             " FROM spans AS child JOIN spans AS parent"
             " ON parent.trace_id = child.trace_id AND parent.span_id = child.parent_span_id"
             " WHERE child.start_ns BETWEEN ? AND ? AND child.parent_span_id != ''"
             " AND parent.service != child.service",
             (since_ns, until_ns),
         )
-        for caller, callee, duration, status in rows:
-            calls[(caller, callee)].append((duration, status == "error"))
+        for caller, callee, duration, failed in rows:
+            calls[(caller, callee)].append((duration, bool(failed)))
         seconds = max((until_ns - since_ns) / 1e9, 1e-9)
         edges = [
             Edge(
@@ -395,14 +396,14 @@ class SqliteTelemetryStore:
         buckets = max(1, math.ceil((until_ns - since_ns) / step_ns))
         seen: dict[str, list[list[tuple[int, bool]]]] = {}
         rows = self._reader().execute(
-            "SELECT service, start_ns, end_ns - start_ns, status FROM spans"
+            f"SELECT service, start_ns, end_ns - start_ns, {_failed('spans')} FROM spans"
             " WHERE start_ns >= ? AND start_ns < ? AND kind = 'server'",
             (since_ns, until_ns),
         )
-        for service, start, duration, status in rows:
+        for service, start, duration, failed in rows:
             index = min(buckets - 1, (start - since_ns) // step_ns)
             per_bucket = seen.setdefault(service, [[] for _ in range(buckets)])
-            per_bucket[index].append((duration, status == "error"))
+            per_bucket[index].append((duration, bool(failed)))
         series: dict[str, list[RedPoint]] = {}
         for service in sorted(seen):
             points = []
@@ -613,3 +614,13 @@ def _p95(values: list[int]) -> float:
         return 0.0
     ordered = sorted(values)
     return float(ordered[max(0, math.ceil(0.95 * len(ordered)) - 1)])
+
+
+def _failed(table: str) -> str:
+    """A failed request, as ``error_total`` counts them (CONTRACT section 3): a span with status
+    error (5xx), or one that names why it failed in ``error.type`` (a declined payment's 402,
+    whose server span keeps status unset as the HTTP conventions want for a 4xx)."""
+    return (
+        f"({table}.status = 'error'"
+        f""" OR json_extract({table}.attributes, '$."error.type"') IS NOT NULL)"""
+    )
