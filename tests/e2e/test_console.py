@@ -412,9 +412,14 @@ def test_high_error_rate_fires_on_the_alerts_page(
         wait_until(firing, timeout=ALERT_DEADLINE, interval=1, message="HighErrorRate firing")
         _settled(page, f"{lab.urls['console']}/alerts")
         rule = page.locator("article.rule#HighErrorRate")
-        assert rule.locator("header .state").inner_text() == "firing"
+        assert "rule-firing" in (rule.get_attribute("class") or "")
+        assert (rule.locator("header .state").text_content() or "").strip() == "firing"
         assert rule.locator("tr.alert-firing").count() >= 1
         rule.scroll_into_view_if_needed()
         page.screenshot(path=screenshots / "alerts.png")
+        # The README's overview picture: the failing services' lines above the red line.
+        _settled(page, f"{lab.urls['console']}/dashboards/{OVERVIEW}?range=5m")
+        page.locator(f"#panel-{ERROR_RATE_PANEL} canvas").first.wait_for()
+        page.screenshot(path=screenshots / "overview.png")
     finally:
         _set_failure_rate(lab, 0)
