@@ -43,6 +43,7 @@ CHARTS = {
 ERROR_RATE_PANEL = CHARTS["Error rate by service"]
 THRESHOLD_RED = (0xDD, 0x33, 0x33)  # dashboards.js strokes a red threshold step with #d33
 CRAWL_LIMIT = 150
+POST_ONLY = re.compile(r"/alerts/silences(/|$)|/v1/(traces|logs)$")  # forms and OTLP, not links
 SAME_SHAPE_LIMIT = 3  # pages that differ only by an id: a few of each are enough
 # The README's default ports, and the process of the stack each one names.
 DEFAULT_PORTS = {
@@ -94,10 +95,11 @@ def page(context: BrowserContext) -> Iterator[Page]:
 def screenshots(tmp_path_factory: pytest.TempPathFactory, pytestconfig: pytest.Config) -> Path:
     """Where the PNGs go, said once on the terminal even when pytest captures output."""
     folder = screenshots_dir(tmp_path_factory.mktemp("screenshots")).resolve()
-    print(f"screenshots: {folder}")
     reporter = pytestconfig.pluginmanager.getplugin("terminalreporter")
-    if reporter is not None:
-        reporter.write_line(f"\nscreenshots: {folder}")
+    if reporter is not None and pytestconfig.getoption("capture") != "no":
+        reporter.write_line(f"\nscreenshots: {folder}")  # past the capture: a person sees it
+    else:
+        print(f"\nscreenshots: {folder}")
     return folder
 
 
@@ -367,6 +369,8 @@ def _crawl(client: httpx.Client, start: str) -> tuple[dict[str, int], int]:
         for href in parser.hrefs:
             link = urldefrag(urljoin(str(response.url), href)).url
             if not link.startswith(origin + "/") or link in seen:
+                continue
+            if POST_ONLY.search(urlsplit(link).path):
                 continue
             seen.add(link)
             shape = _shape(link)
