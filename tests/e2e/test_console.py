@@ -95,10 +95,8 @@ def page(context: BrowserContext) -> Iterator[Page]:
 def screenshots(tmp_path_factory: pytest.TempPathFactory, pytestconfig: pytest.Config) -> Path:
     """Where the PNGs go, said once on the terminal even when pytest captures output."""
     folder = screenshots_dir(tmp_path_factory.mktemp("screenshots")).resolve()
-    reporter = pytestconfig.pluginmanager.getplugin("terminalreporter")
-    if reporter is not None and pytestconfig.getoption("capture") != "no":
-        reporter.write_line(f"\nscreenshots: {folder}")  # past the capture: a person sees it
-    else:
+    capture = pytestconfig.pluginmanager.getplugin("capturemanager")
+    with capture.global_and_fixture_disabled():  # past pytest's capture: a person sees it
         print(f"\nscreenshots: {folder}")
     return folder
 
