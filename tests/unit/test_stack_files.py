@@ -165,7 +165,9 @@ def test_the_service_image_runs_as_an_unprivileged_user() -> None:
         assert re.search(rf"install -d -o {users[-1]} -g {users[-1]} {volume}\b", dockerfile)
 
 
-def test_the_collector_takes_otlp_and_sends_traces_to_jaeger_and_logs_to_loki() -> None:
+def test_the_collector_takes_otlp_and_sends_traces_to_jaeger_and_logs_to_loki_and_both_to_the_console() -> (
+    None
+):
     config = yaml.safe_load((DEPLOY / "otel-collector" / "config.yml").read_text())
     assert {"grpc", "http"} <= set(config["receivers"]["otlp"]["protocols"])
     pipelines = config["service"]["pipelines"]
@@ -175,10 +177,13 @@ def test_the_collector_takes_otlp_and_sends_traces_to_jaeger_and_logs_to_loki() 
             for component in pipeline[kind]:
                 assert component in config[kind], f"{component} is not defined"
         assert pipeline["processors"][0] == "memory_limiter"
-    (traces_exporter,) = pipelines["traces"]["exporters"]
+    traces_exporter, traces_copy = pipelines["traces"]["exporters"]
     assert config["exporters"][traces_exporter]["endpoint"].startswith("jaeger:")
-    (logs_exporter,) = pipelines["logs"]["exporters"]
+    logs_exporter, logs_copy = pipelines["logs"]["exporters"]
     assert config["exporters"][logs_exporter]["endpoint"] == "http://loki:3100/otlp"
+    assert traces_copy == logs_copy
+    assert config["exporters"][traces_copy]["endpoint"] == "http://console:4318"
+    assert SERVICES["console"]["expose"] == ["4318"]
     app = config["processors"]["resource/app"]["attributes"]
     assert {"key": "app", "value": "minishop", "action": "upsert"} in app
     for extension in config["service"]["extensions"]:

@@ -17,8 +17,9 @@ from minishop.orders.adapters.telemetry import OrderMetrics
 from minishop.orders.application.services import OrderService
 from minishop.orders.settings import OrdersSettings
 from minishop.platform.background import PeriodicJob
+from minishop.platform.foundation import build_foundation
 from minishop.platform.http import build_client, liveness_check
-from minishop.platform.service_app import ServiceParts, build_foundation, create_service_app
+from minishop.platform.service_app import ServiceParts, create_service_app
 
 SERVICE = "orders"
 MIGRATIONS = Path(__file__).parent / "adapters" / "migrations"

@@ -18,8 +18,9 @@ from minishop.payments.adapters.telemetry import PaymentMetrics
 from minishop.payments.application.services import PaymentService
 from minishop.payments.settings import PaymentsSettings
 from minishop.platform.background import PeriodicJob
+from minishop.platform.foundation import build_foundation
 from minishop.platform.http import build_client, liveness_check
-from minishop.platform.service_app import ServiceParts, build_foundation, create_service_app
+from minishop.platform.service_app import ServiceParts, create_service_app
 
 SERVICE = "payments"
 MIGRATIONS = Path(__file__).parent / "adapters" / "migrations"

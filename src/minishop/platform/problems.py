@@ -7,7 +7,6 @@ from typing import Any
 from fastapi import FastAPI, Request
 from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse
-from sqlalchemy.exc import InterfaceError, OperationalError
 from starlette.exceptions import HTTPException as StarletteHTTPException
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
@@ -137,8 +136,12 @@ def _describe_validation_errors(errors: list[dict[str, Any]]) -> tuple[str, list
     return f"Invalid request: {summary}", described
 
 
-def install_problem_handlers(app: FastAPI) -> None:
-    """Every error path of ``app`` answers with a problem document, never a bare 500 page."""
+def install_problem_handlers(app: FastAPI, *, database: bool = True) -> None:
+    """Every error path of ``app`` answers with a problem document, never a bare 500 page.
+
+    ``database``: the app reaches a database through SQLAlchemy, whose connection errors are
+    a retryable 503 (imported only then: an app without one never loads SQLAlchemy).
+    """
 
     @app.exception_handler(Problem)
     async def _problem(request: Request, exc: Problem) -> JSONResponse:
@@ -178,6 +181,18 @@ def install_problem_handlers(app: FastAPI) -> None:
             headers=dict(exc.headers) if exc.headers else None,
         )
 
+    if database:
+        _install_database_handlers(app)
+
+    @app.exception_handler(Exception)
+    async def _unexpected(request: Request, exc: Exception) -> JSONResponse:
+        """Last resort, for an app without ``UnexpectedErrorMiddleware``."""
+        return unexpected_problem(request.url.path)
+
+
+def _install_database_handlers(app: FastAPI) -> None:
+    from sqlalchemy.exc import InterfaceError, OperationalError
+
     @app.exception_handler(OperationalError)
     @app.exception_handler(InterfaceError)
     async def _database_unavailable(request: Request, exc: Exception) -> JSONResponse:
@@ -190,8 +205,3 @@ def install_problem_handlers(app: FastAPI) -> None:
             instance=request.url.path,
             headers={"Retry-After": "1"},
         )
-
-    @app.exception_handler(Exception)
-    async def _unexpected(request: Request, exc: Exception) -> JSONResponse:
-        """Last resort, for an app without ``UnexpectedErrorMiddleware``."""
-        return unexpected_problem(request.url.path)

@@ -6,11 +6,10 @@ from collections.abc import AsyncIterator, Awaitable, Callable, Mapping, Sequenc
 from contextlib import asynccontextmanager
 from dataclasses import dataclass, field
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 from fastapi import APIRouter, FastAPI
 from opentelemetry.instrumentation.utils import suppress_instrumentation
-from sqlalchemy import Table
-from sqlalchemy.ext.asyncio import AsyncEngine
 
 from minishop import __version__
 from minishop.observability import (
@@ -22,23 +21,16 @@ from minishop.observability import (
     metrics_endpoint,
     setup_telemetry,
 )
-from minishop.observability.database import trace_engine
 from minishop.observability.logging import get_logger
 from minishop.platform.access import AccessGuard, closed_zones, document_guarded_routes
 from minishop.platform.body_limit import BodySizeLimitMiddleware
-from minishop.platform.database import (
-    create_engine,
-    ensure_schema,
-    ping,
-    pool_capacity,
-    pool_in_use,
-)
 from minishop.platform.docs import install_offline_docs
-from minishop.platform.idempotency import IdempotencyStore
-from minishop.platform.migrations import upgrade_to_head
 from minishop.platform.openapi import ResponseRule, default_rules, install_problem_documentation
 from minishop.platform.problems import UnexpectedErrorMiddleware, install_problem_handlers
 from minishop.platform.settings import ServiceSettings
+
+if TYPE_CHECKING:  # the database parts load only in a service that has a database
+    from sqlalchemy.ext.asyncio import AsyncEngine
 
 Hook = Callable[[], Awaitable[None]]
 
@@ -83,6 +75,11 @@ def create_service_app(parts: ServiceParts) -> FastAPI:
     settings = parts.settings
     closed = closed_zones(guarded, settings.internal_token, settings.admin_token)
     if engine is not None:
+        # Imported here: SQLAlchemy and Alembic weigh ~28 MB, which the console (no
+        # database of this kind) never needs.
+        from minishop.observability.database import trace_engine
+        from minishop.platform.database import pool_capacity, pool_in_use
+
         checks = {"database": _untraced_ping(engine), **checks}
         trace_engine(engine, telemetry.tracer_provider)
         telemetry.metrics.gauge_callback(
@@ -100,6 +97,9 @@ def create_service_app(parts: ServiceParts) -> FastAPI:
     async def lifespan(_app: FastAPI) -> AsyncIterator[None]:
         await telemetry.start()
         if engine is not None and parts.migrations_dir is not None:
+            from minishop.platform.database import ensure_schema
+            from minishop.platform.migrations import upgrade_to_head
+
             with suppress_instrumentation():
                 await ensure_schema(engine, parts.database_schema)
                 await upgrade_to_head(engine, parts.migrations_dir)
@@ -132,7 +132,7 @@ def create_service_app(parts: ServiceParts) -> FastAPI:
     )
     app.state.telemetry = telemetry
     app.state.engine = engine
-    install_problem_handlers(app)
+    install_problem_handlers(app, database=engine is not None)
     app.add_api_route(
         "/metrics", metrics_endpoint(telemetry.metrics), methods=["GET"], include_in_schema=False
     )
@@ -168,21 +168,13 @@ def create_service_app(parts: ServiceParts) -> FastAPI:
 
 
 def _untraced_ping(engine: AsyncEngine) -> HealthCheck:
+    from minishop.platform.database import ping
+
     async def check() -> None:
         with suppress_instrumentation():
             await ping(engine)
 
     return check
-
-
-@dataclass
-class Foundation:
-    """The parts every database-owning service starts from."""
-
-    telemetry: Telemetry
-    engine: AsyncEngine
-    idempotency: IdempotencyStore
-    database_schema: str | None
 
 
 def service_telemetry(
@@ -195,27 +187,4 @@ def service_telemetry(
         environment=settings.environment,
         log_level=settings.log_level,
         span_exporter=span_exporter,
-    )
-
-
-def build_foundation(
-    service: str,
-    settings: ServiceSettings,
-    idempotency_keys: Table,
-    span_exporter: SpanExporter | None = None,
-) -> Foundation:
-    telemetry = service_telemetry(service, settings, span_exporter)
-    engine = create_engine(
-        settings.resolved_database_url(service),
-        pool_size=settings.db_pool_size,
-        schema=settings.database_schema,
-    )
-    store = IdempotencyStore(
-        engine, idempotency_keys, wait_seconds=settings.idempotency_wait_seconds
-    )
-    return Foundation(
-        telemetry=telemetry,
-        engine=engine,
-        idempotency=store,
-        database_schema=settings.database_schema,
     )

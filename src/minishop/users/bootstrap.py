@@ -7,7 +7,8 @@ from pathlib import Path
 from fastapi import FastAPI
 
 from minishop.observability import SpanExporter
-from minishop.platform.service_app import ServiceParts, build_foundation, create_service_app
+from minishop.platform.foundation import build_foundation
+from minishop.platform.service_app import ServiceParts, create_service_app
 from minishop.users.adapters import http_api, orm
 from minishop.users.adapters.repository import SqlUserRepository
 from minishop.users.adapters.telemetry import UserMetrics

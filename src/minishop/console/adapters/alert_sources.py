@@ -112,6 +112,7 @@ def _rule(raw: dict[str, Any]) -> AlertRule:
                 state=str(alert.get("state", "")),
                 value=str(alert.get("value", "")),
                 active_at=parse_time(alert.get("activeAt")),
+                annotations=_strings(alert.get("annotations")),
             )
             for alert in raw.get("alerts") or []
         ),

@@ -26,6 +26,16 @@ class ActiveAlert:
     state: str  # pending or firing
     value: str
     active_at: datetime | None
+    annotations: dict[str, str] = field(default_factory=dict)
+    """Expanded by Prometheus for this alert (the rule's hold the templates)."""
+
+    @property
+    def readable_value(self) -> str:
+        """``0.1516`` rather than Prometheus' ``1.5162135476999383e-01``."""
+        try:
+            return f"{float(self.value):.4g}"
+        except ValueError:
+            return self.value
 
 
 @dataclass(frozen=True, slots=True)
