@@ -19,6 +19,8 @@ NODE_HEIGHT = 40
 COLUMN_GAP = 170  # room for an edge's label between two columns
 ROW_GAP = 40
 MARGIN = 20
+LABEL_WIDTH = 150  # what an edge's label needs at 11 px: room kept right of the last column
+BULGE_PER_ROW = 40  # how far a call that skips boxes in its column bends out to the right
 ERROR_RED = "#d62728"
 EDGE_GREY = "#555"
 
@@ -43,6 +45,15 @@ def render_service_map(nodes: Sequence[str], edges: Sequence[Edge]) -> str:
             y = MARGIN + row * (NODE_HEIGHT + ROW_GAP)
             position[name] = (x, y)
     width = MARGIN * 2 + len(layout.columns) * (NODE_WIDTH + COLUMN_GAP) - COLUMN_GAP
+    # Calls within one column carry their label on the right of the column: keep room for it.
+    width = max(
+        [width]
+        + [
+            int(_label_x(position[edge.caller], position[edge.callee])) + LABEL_WIDTH + MARGIN
+            for edge in edges
+            if position[edge.caller][0] == position[edge.callee][0]
+        ]
+    )
     tallest = max(len(names) for names in layout.columns)
     height = MARGIN * 2 + tallest * (NODE_HEIGHT + ROW_GAP) - ROW_GAP + 40
     parts = [
@@ -84,13 +95,19 @@ def _edge(edge: Edge, caller: tuple[int, int], callee: tuple[int, int]) -> str:
     x1, y1 = caller[0] + NODE_WIDTH, caller[1] + NODE_HEIGHT / 2
     x2, y2 = callee[0], callee[1] + NODE_HEIGHT / 2
     anchor = "middle"
-    if caller[0] == callee[0]:  # same column: a straight arrow between the two boxes
+    if caller[0] == callee[0] and _rows_apart(caller, callee) > 1:
+        # Same column, boxes in between: a curve out to the right, never across a box.
+        x1 = x2 = caller[0] + NODE_WIDTH
+        bend = x1 + BULGE_PER_ROW * _rows_apart(caller, callee)
+        path = f"M {x1} {y1} C {bend} {y1}, {bend} {y2}, {x2} {y2}"
+        label_x, label_y, anchor = _label_x(caller, callee), (y1 + y2) / 2 - 4, "start"
+    elif caller[0] == callee[0]:  # neighbours in a column: a straight arrow between the boxes
         x1 = x2 = caller[0] + NODE_WIDTH / 2
         downward = callee[1] > caller[1]
         y1 = caller[1] + (NODE_HEIGHT if downward else 0)
         y2 = callee[1] + (0 if downward else NODE_HEIGHT)
         path = f"M {x1} {y1} L {x2} {y2}"
-        label_x, label_y, anchor = x1 + 8, (y1 + y2) / 2 - 4, "start"
+        label_x, label_y, anchor = _label_x(caller, callee), (y1 + y2) / 2 - 4, "start"
     elif x2 <= x1:  # a call back to an earlier column: a curve under the boxes
         x1, x2 = caller[0] + NODE_WIDTH / 2, callee[0] + NODE_WIDTH / 2
         y1, y2 = caller[1] + NODE_HEIGHT, callee[1] + NODE_HEIGHT
@@ -111,3 +128,15 @@ def _edge(edge: Edge, caller: tuple[int, int], callee: tuple[int, int]) -> str:
         f'<tspan x="{label_x}">{escape(first)}</tspan>'
         f'<tspan x="{label_x}" dy="13">{escape(second)}</tspan></text></g>'
     )
+
+
+def _rows_apart(caller: tuple[int, int], callee: tuple[int, int]) -> int:
+    return round(abs(callee[1] - caller[1]) / (NODE_HEIGHT + ROW_GAP))
+
+
+def _label_x(caller: tuple[int, int], callee: tuple[int, int]) -> float:
+    """Where the label of a call within one column starts: beside its arrow or its curve."""
+    rows = _rows_apart(caller, callee)
+    if rows > 1:  # the curve's rightmost point is three quarters of the way to its bend
+        return caller[0] + NODE_WIDTH + 0.75 * BULGE_PER_ROW * rows + 10
+    return caller[0] + NODE_WIDTH / 2 + 8
