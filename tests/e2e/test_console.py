@@ -21,10 +21,10 @@ import pytest
 from playwright.sync_api import Browser, BrowserContext, Page
 
 from minishop.manifest import MANIFEST
-from tests.e2e.test_alerting import ALERT_DEADLINE, FAST_STACK, Traffic
 from tests.support.browser import chromium, screenshots_dir
 from tests.support.helpers import wait_until
 from tests.support.processes import RunningShop, shop_processes
+from tests.support.traffic import ALERT_DEADLINE, FAST_STACK, Traffic
 
 pytestmark = pytest.mark.e2e
 browser_test = pytest.mark.browser

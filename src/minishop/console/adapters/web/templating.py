@@ -8,6 +8,8 @@ from pathlib import Path
 
 from fastapi.templating import Jinja2Templates
 
+from minishop.manifest import MANIFEST
+
 WEB_DIR = Path(__file__).parent
 TEMPLATES_DIR = WEB_DIR / "templates"
 STATIC_DIR = WEB_DIR / "static"
@@ -39,22 +41,31 @@ templates.env.filters["ms"] = milliseconds
 templates.env.filters["duration"] = readable_duration
 
 
+# Readable on white, none of them the red that marks errors.
 SERVICE_PALETTE = (
     "#4e79a7",
     "#f28e2b",
     "#59a14f",
-    "#e15759",
-    "#76b7b2",
-    "#edc948",
     "#b07aa1",
-    "#ff9da7",
+    "#76b7b2",
     "#9c755f",
+    "#ff9da7",
+    "#79706e",
+    "#bab0ac",
     "#86bcb6",
 )
+# The lab's own processes, in the manifest's order, each get a colour of their own.
+_KNOWN = (*MANIFEST.names, "prometheus", "alertmanager")
+_ASSIGNED = {
+    name: SERVICE_PALETTE[index % len(SERVICE_PALETTE)] for index, name in enumerate(_KNOWN)
+}
 
 
 def service_colour(name: str) -> str:
     """A service's colour, the same on every page and every run (not Python's salted hash)."""
+    known = _ASSIGNED.get(name)
+    if known is not None:
+        return known
     digest = zlib.crc32(name.encode("utf-8"))
     return SERVICE_PALETTE[digest % len(SERVICE_PALETTE)]
 
