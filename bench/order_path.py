@@ -34,7 +34,15 @@ from typing import Any
 
 import httpx
 from prometheus_client.parser import text_string_to_metric_families
-from shop_runner import SERVICES, SHOP, WITH_DATABASE, RunningShop, free_port, start_shop
+from shop_runner import (
+    SERVICES,
+    SHOP,
+    WITH_DATABASE,
+    RunningShop,
+    cpu_seconds,
+    free_port,
+    start_shop,
+)
 
 HERE = Path(__file__).resolve().parent
 LUA = HERE / "order_and_pay.lua"
@@ -123,8 +131,15 @@ def bench_product(shop: RunningShop, round_number: int) -> int:
 
 
 def one_round(
-    variant: str, number: int, args: argparse.Namespace, sink_url: str, work: Path
+    variant: str,
+    number: int,
+    args: argparse.Namespace,
+    sink_url: str,
+    work: Path,
+    extra_pids: Mapping[str, int] | None = None,
 ) -> dict[str, Any]:
+    """One round of one variant; ``extra_pids`` (name → pid): other processes whose CPU
+    time during the measured load is counted beside the services' (the OTLP receiver)."""
     env = {
         "PAYMENTS_FAILURE_RATE": "0",  # errors in the result are real errors
         "GATEWAY_RATE_LIMIT_PER_SECOND": "0",
@@ -139,9 +154,9 @@ def one_round(
     try:
         product_id = bench_product(shop, number)
         run_wrk(shop.gateway, args.connections, args.warmup, product_id)
-        before = shop.cpu()
+        before = _cpu(shop, extra_pids)
         load = run_wrk(shop.gateway, args.connections, args.duration, product_id)
-        after = shop.cpu()
+        after = _cpu(shop, extra_pids)
         single = run_wrk(shop.gateway, 1, args.single_duration, product_id)
         spans = span_counters(shop) if variant == "telemetry on" else None
         rss = shop.peak_rss()
@@ -163,9 +178,17 @@ def one_round(
         "cpu_seconds_per_1000_orders": {
             name: (after[name] - before[name]) * 1000 / orders if orders else None for name in after
         },
+        "cpu_seconds": {name: after[name] - before[name] for name in after},
         "peak_rss_mb": {**rss, "total": sum(rss.values())},
         "spans": spans,
         "wrk": load,
+    }
+
+
+def _cpu(shop: RunningShop, extra_pids: Mapping[str, int] | None) -> dict[str, float]:
+    return {
+        **shop.cpu(),
+        **{name: cpu_seconds(pid) for name, pid in (extra_pids or {}).items()},
     }
 
 
