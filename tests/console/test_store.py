@@ -9,7 +9,7 @@ import pytest
 
 from minishop.console.adapters.sqlite_store import SqliteTelemetryStore
 from minishop.console.application.ports import TraceQuery
-from minishop.console.domain.logql import LabelMatcher, LineFilter, LogQuery
+from minishop.console.domain.logql import LabelMatcher, LineFilter, LogQuery, parse_logql
 from tests.console.records import MS, log, span, span_id, trace_id
 
 T0 = 1_700_000_000_000_000_000
@@ -341,3 +341,30 @@ def test_a_declined_payment_counts_as_an_error_on_the_map_and_in_red(tmp_path: P
         assert point.error_ratio == 0.5
     finally:
         store.close()
+
+
+def test_a_query_for_one_traces_lines_reads_them_through_the_trace_index(
+    sqlite_store: SqliteTelemetryStore,
+) -> None:
+    wanted, other = trace_id(41), trace_id(42)
+    sqlite_store.write_logs(
+        [
+            log("first", timestamp_ns=T0, trace=wanted),
+            log("second", timestamp_ns=T0 + MS, trace=wanted),
+            log("elsewhere", timestamp_ns=T0 + 2 * MS, trace=other),
+            log("outside", timestamp_ns=T0 + 3 * MS),
+        ]
+    )
+    query = parse_logql(f'{{service="orders"}} | trace_id="{wanted}"')
+    found = sqlite_store.query_logs(query, limit=10)
+    assert [stored.record.message for stored in found] == ["second", "first"]
+    plan = (
+        sqlite_store._reader()
+        .execute(  # the point of it: no scan of every line
+            "EXPLAIN QUERY PLAN SELECT id FROM logs INDEXED BY logs_trace"
+            " WHERE trace_id = ? AND trace_id != ''",
+            (wanted,),
+        )
+        .fetchall()
+    )
+    assert "logs_trace" in str(plan)

@@ -36,7 +36,7 @@ class ConsoleSettings(ServiceSettings):
         description="Largest OTLP request accepted, after gzip; more is a 413.",
     )
     queue_items: int = Field(
-        default=50_000,
+        default=10_000,
         ge=100,
         le=10_000_000,
         description="Spans and log records accepted but not yet written; beyond, a 429.",

@@ -101,7 +101,9 @@ def connect(path: str, *, readonly: bool) -> sqlite3.Connection:
     connection.execute("PRAGMA journal_mode=WAL")
     connection.execute("PRAGMA synchronous=NORMAL")
     connection.execute("PRAGMA temp_store=MEMORY")
-    connection.execute("PRAGMA cache_size=-32000")  # 32 MB a connection
+    # 8 MB a connection (the writer and one reader per thread): the indexes searched stay
+    # hot; more only grows the console past its memory budget.
+    connection.execute("PRAGMA cache_size=-8000")
     if readonly:
         connection.execute("PRAGMA query_only=1")
     _register_log_functions(connection)

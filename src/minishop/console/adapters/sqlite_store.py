@@ -21,6 +21,7 @@ import threading
 from collections import defaultdict
 from collections.abc import Callable, Iterator, Sequence
 from contextlib import contextmanager, suppress
+from functools import lru_cache
 from pathlib import Path
 from typing import Any
 
@@ -32,7 +33,7 @@ from minishop.console.application.ports import (
     TraceQuery,
     TraceSummary,
 )
-from minishop.console.domain.logql import LogQuery
+from minishop.console.domain.logql import LabelFilter, LogQuery
 from minishop.console.domain.records import LogRecord, SpanRecord, StoredLog
 
 logger = logging.getLogger(__name__)
@@ -56,6 +57,7 @@ _SPAN_COLUMNS = (
 _LOG_COLUMNS = "id, timestamp_ns, service, level, message, trace_id, span_id, attributes, resource"
 
 
+@lru_cache(maxsize=65_536)  # the same services, names and values recur in every batch
 def term(kind: str, *parts: str) -> int:
     """The signed 64-bit hash ``trace_terms`` stores for a service, operation or attribute."""
     text = "\x1f".join((kind, *parts)).encode("utf-8", "surrogatepass")
@@ -325,8 +327,16 @@ class SqliteTelemetryStore:
         if after_id is not None:
             conditions.append("id > ?")
             params = [*params, after_id]
+        # Newest first through the time index, which a selective filter would otherwise lose
+        # to the planner's guesses; a query for one trace's lines goes straight to them.
+        index = "logs_timestamp"
+        trace_id = _wanted_trace(query)
+        if trace_id is not None:
+            index = "logs_trace"
+            conditions.append("trace_id = ? AND trace_id != ''")  # the index is partial
+            params = [*params, trace_id]
         rows = self._reader().execute(
-            f"SELECT {_LOG_COLUMNS} FROM logs INDEXED BY logs_timestamp"
+            f"SELECT {_LOG_COLUMNS} FROM logs INDEXED BY {index}"
             f" WHERE {' AND '.join(conditions)} ORDER BY timestamp_ns DESC, id DESC LIMIT ?",
             [*params, max(0, limit)],
         )
@@ -369,7 +379,8 @@ class SqliteTelemetryStore:
             f" {_failed('child')}"
             " FROM spans AS child JOIN spans AS parent"
             " ON parent.trace_id = child.trace_id AND parent.span_id = child.parent_span_id"
-            " WHERE child.start_ns BETWEEN ? AND ? AND child.parent_span_id != ''"
+            " WHERE child.start_ns BETWEEN ? AND ? AND child.kind = 'server'"
+            " AND child.parent_span_id != ''"
             " AND parent.service != child.service",
             (since_ns, until_ns),
         )
@@ -624,3 +635,13 @@ def _failed(table: str) -> str:
         f"({table}.status = 'error'"
         f""" OR json_extract({table}.attributes, '$."error.type"') IS NOT NULL)"""
     )
+
+
+def _wanted_trace(query: LogQuery) -> str | None:
+    """The trace id a query asks for with ``| trace_id="…"`` (or in its selector), if any."""
+    matchers = [*query.selectors]
+    matchers += [stage.matcher for stage in query.pipeline if isinstance(stage, LabelFilter)]
+    for matcher in matchers:
+        if matcher.name == "trace_id" and matcher.op == "=" and matcher.value:
+            return matcher.value.lower()
+    return None
