@@ -362,20 +362,25 @@ def post_spans(
 
 def test_a_full_queue_answers_429_with_retry_after(gated: tuple) -> None:
     url, store, _ingest, metrics = gated
+    labels = {"service": "console", "signal": "spans"}
+
+    def counted(name: str, **more: str) -> float | None:
+        return metrics.registry.get_sample_value(name, {**labels, **more})
+
     assert post_spans(url, 1).status_code == 200
     wait_until(store.writing.is_set, timeout=10, interval=0.01, message="the writer busy")
-    assert post_spans(url, 100).status_code == 200  # queued: the queue holds 100 items
-    refused = post_spans(url, 1)
-    assert refused.status_code == 429
-    assert int(refused.headers["retry-after"]) >= 1
-    assert "queue is full" in refused.json()["message"]
-    labels = {"service": "console", "signal": "spans"}
-    assert (
-        metrics.registry.get_sample_value(
-            "console_otlp_items_total", {**labels, "outcome": "rejected"}
-        )
-        == 1
-    )
+    assert post_spans(url, 60).status_code == 200  # queued: the queue holds 100 items
+    too_many = post_spans(url, 50)  # read and decoded, but 110 would not fit
+    assert too_many.status_code == 429
+    assert int(too_many.headers["retry-after"]) >= 1
+    assert "queue is full" in too_many.json()["message"]
+    assert counted("console_otlp_items_total", outcome="rejected") == 50
+    assert post_spans(url, 40).status_code == 200  # fits exactly: now full
+    unread = post_spans(url, 1)  # refused before its body is read: the items go uncounted
+    assert unread.status_code == 429
+    assert int(unread.headers["retry-after"]) >= 1
+    assert counted("console_otlp_items_total", outcome="rejected") == 50
+    assert counted("console_otlp_requests_total", status="429") == 2
     assert metrics.registry.get_sample_value("console_queue_items", {"service": "console"}) == 100
     store.gate.set()
     wait_until(lambda: len(store.spans) == 101, timeout=10, interval=0.01, message="all written")

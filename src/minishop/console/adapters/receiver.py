@@ -82,6 +82,12 @@ class _Endpoint:
             return PlainTextResponse(str(error), status_code=415)
         try:
             body = await self._read(request)
+            if self.ingest.queued_items >= self.ingest.max_items:
+                # Full already: refuse before inflating or decoding, so a flood costs the
+                # console little and what it has accepted gets written. The body is read all
+                # the same: a client cut off mid-send sees a broken connection, not the 429.
+                # Its items go uncounted; the request is, in console_otlp_requests_total.
+                return _queue_full(encoding)
             if len(body) > INLINE_DECODE_BYTES or request.headers.get("content-encoding"):
                 items = await run_in_threadpool(self._decode, body, request, encoding)
             else:
@@ -97,13 +103,7 @@ class _Endpoint:
         outcome = self.offer(items)
         if outcome is Offer.QUEUE_FULL:
             self.metrics.rejected(self.signal, len(items))
-            return _status(
-                429,
-                code_pb2.UNAVAILABLE,
-                "The console's write queue is full: retry later.",
-                encoding,
-                retry_after=QUEUE_FULL_RETRY_SECONDS,
-            )
+            return _queue_full(encoding)
         if outcome is Offer.UNAVAILABLE:
             self.metrics.rejected(self.signal, len(items))
             return _status(
@@ -155,6 +155,16 @@ def _status(
     headers = {"Retry-After": str(retry_after)} if retry_after is not None else None
     return _message_response(
         http_status, status_pb2.Status(code=code, message=message), encoding, headers
+    )
+
+
+def _queue_full(encoding: str) -> Response:
+    return _status(
+        429,
+        code_pb2.UNAVAILABLE,
+        "The console's write queue is full: retry later.",
+        encoding,
+        retry_after=QUEUE_FULL_RETRY_SECONDS,
     )
 
 
