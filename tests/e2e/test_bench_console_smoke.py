@@ -58,7 +58,8 @@ def test_quick_console_benchmark_reports_every_figure(tmp_path: Path) -> None:
     for target in ("console", "sink"):
         assert order[target]["orders_per_second"] > 0
         assert order[target]["spans_exported"] > 0
-        assert 0 < order[target]["receiver_cpu_share"] < 1
+        assert 0 <= order[target]["receiver_cpu_share"] < 1  # the sink's may round to 0
+    assert order["console"]["receiver_cpu_share"] > 0
     assert order["console"]["items"]["spans_accepted"] > 0
     assert order["console"]["items"]["logs_accepted"] > 0
     assert [r["target"] for r in result["order_path"]["rounds"]] == ["console", "sink"]
