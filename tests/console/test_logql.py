@@ -12,6 +12,7 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 from minishop.console.adapters.log_sql import compile_log_query, register_log_functions
+from minishop.console.adapters.sqlite_schema import SCHEMA
 from minishop.console.domain.logql import (
     LabelFilter,
     LabelMatcher,
@@ -71,26 +72,12 @@ RECORDS: dict[int, LogRecord] = {
 }  # fmt: skip
 APP = {1, 2, 3, 4, 5, 6, 7, 9, 10}  # app="minishop": service.namespace, or attribute app (9)
 
-SCHEMA = """
-CREATE TABLE IF NOT EXISTS logs (
-  id INTEGER PRIMARY KEY,
-  timestamp_ns INTEGER NOT NULL,
-  service TEXT NOT NULL,
-  level TEXT NOT NULL,
-  message TEXT NOT NULL,
-  trace_id TEXT NOT NULL DEFAULT '',
-  span_id TEXT NOT NULL DEFAULT '',
-  attributes TEXT NOT NULL DEFAULT '{}',
-  resource TEXT NOT NULL DEFAULT '{}'
-)
-"""
-
 
 @pytest.fixture(scope="module")
 def database() -> Iterator[sqlite3.Connection]:
     connection = sqlite3.connect(":memory:")
     register_log_functions(connection)
-    connection.execute(SCHEMA)
+    connection.executescript(SCHEMA)  # the store's own tables: the SQL runs on the real ones
     connection.executemany(
         "INSERT INTO logs VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)",
         [
