@@ -21,7 +21,7 @@ from minishop.platform.idempotency import (
 )
 from tests.support.postgres import ASYNC_URL, PostgresSchemas
 
-LEASE = timedelta(seconds=0.4)
+LEASE = timedelta(seconds=1.0)  # wide enough that a loaded machine still renews in time
 RENEW = 0.1
 
 
@@ -47,7 +47,7 @@ async def test_a_long_operation_keeps_its_claim_past_the_lease(
 ) -> None:
     engine, metadata = store_parts
     table = next(iter(metadata.tables.values()))
-    store = IdempotencyStore(engine, table, wait_seconds=5, stale_after=LEASE, renew_seconds=RENEW)
+    store = IdempotencyStore(engine, table, wait_seconds=10, stale_after=LEASE, renew_seconds=RENEW)
     calls = 0
 
     async def slow() -> StoredResponse:
@@ -72,7 +72,7 @@ async def test_a_claim_of_a_dead_process_is_taken_over_after_one_lease(
         await connection.execute(
             insert(table).values(key="/pay:k", fingerprint="f", created_at=datetime.now(UTC))
         )
-    store = IdempotencyStore(engine, table, wait_seconds=5, stale_after=LEASE, renew_seconds=RENEW)
+    store = IdempotencyStore(engine, table, wait_seconds=10, stale_after=LEASE, renew_seconds=RENEW)
 
     async def charge() -> StoredResponse:
         return StoredResponse(200, b"{}")
@@ -96,9 +96,9 @@ async def test_a_process_that_lost_its_claim_leaves_the_new_owners_claim_alone(
     engine, metadata = store_parts
     table = next(iter(metadata.tables.values()))
     stalled = IdempotencyStore(
-        engine, table, wait_seconds=5, stale_after=LEASE, renew_seconds=60
+        engine, table, wait_seconds=10, stale_after=LEASE, renew_seconds=60
     )  # it never renews in time: as if its event loop stalled
-    owner = IdempotencyStore(engine, table, wait_seconds=5, stale_after=LEASE, renew_seconds=RENEW)
+    owner = IdempotencyStore(engine, table, wait_seconds=10, stale_after=LEASE, renew_seconds=RENEW)
     owner_may_finish = asyncio.Event()
 
     async def stalls_then(outcome: str) -> StoredResponse:
