@@ -1,6 +1,5 @@
-"""The console's page and API tests run against the fake store, with the LogQL parser the
-domain provides, or the stand-in of ``fakes`` while it is not there; the store and receiver
-tests use the real SQLite store and a real uvicorn server."""
+"""The store and receiver tests use the real SQLite store and a real uvicorn server (the page
+and API tests use the fake store of ``fakes``)."""
 
 from __future__ import annotations
 
@@ -12,15 +11,7 @@ import pytest
 import uvicorn
 
 from minishop.console.adapters.sqlite_store import SqliteTelemetryStore
-from minishop.console.domain import logql
-from tests.console import fakes
 from tests.support.helpers import wait_until
-
-
-@pytest.fixture(autouse=True)
-def logql_parser(monkeypatch: pytest.MonkeyPatch) -> None:
-    if not hasattr(logql, "parse_logql"):
-        monkeypatch.setattr(logql, "parse_logql", fakes.parse_logql_stand_in, raising=False)
 
 
 @pytest.fixture

@@ -6,8 +6,7 @@ Each records the requests it received so a test can check what the console asked
 Tests reach them through ``httpx.ASGITransport`` (no socket) or a ``HostRouting`` transport
 when one console router talks to several of them.
 
-``MemoryStore``: the whole ``TelemetryStore`` over lists, and ``parse_logql_stand_in``, for
-the page and API tests. Filtering is simple on purpose: enough to tell that pages and the API
+``MemoryStore``: the whole ``TelemetryStore`` over lists, for the page and API tests. Filtering is simple on purpose: enough to tell that pages and the API
 pass the right query to the store and show what comes back, not a second implementation.
 """
 
@@ -28,9 +27,7 @@ from minishop.console.application.ports import Edge, RedPoint, StoreCounts, Trac
 from minishop.console.domain.logql import (
     LabelFilter,
     LabelMatcher,
-    LineFilter,
     LogQuery,
-    LogQueryError,
 )
 from minishop.console.domain.records import LogRecord, SpanRecord, StoredLog
 
@@ -540,40 +537,3 @@ _SELECTOR = re.compile(r'\s*([A-Za-z_][A-Za-z0-9_.]*)\s*(=~|!~|!=|=)\s*"([^"]*)"
 _STAGE = re.compile(
     r'\s*(\|=|!=|\|~|!~)\s*"([^"]*)"|\s*\|\s*([A-Za-z_][A-Za-z0-9_.]*)\s*(=~|!~|!=|=)\s*"([^"]*)"'
 )
-
-
-def parse_logql_stand_in(text: str) -> LogQuery:
-    """A stand-in for the real parser: selectors, ``|=``/``!=`` filters, ``| label="v"``."""
-    position = len(text) - len(text.lstrip())
-    if not text[position:].startswith("{"):
-        raise LogQueryError(
-            'a query starts with a stream selector such as {app="minishop"}', position
-        )
-    position += 1
-    selectors = []
-    while True:
-        match = _SELECTOR.match(text, position)
-        if match is None:
-            raise LogQueryError('expected a label matcher such as app="minishop"', position)
-        selectors.append(LabelMatcher(match.group(1), match.group(2), match.group(3)))  # type: ignore[arg-type]
-        position = match.end()
-        if text.startswith(",", position):
-            position += 1
-            continue
-        if text.startswith("}", position):
-            position += 1
-            break
-        raise LogQueryError("expected , or }", position)
-    pipeline: list[LineFilter | LabelFilter] = []
-    while text[position:].strip():
-        match = _STAGE.match(text, position)
-        if match is None:
-            position += len(text[position:]) - len(text[position:].lstrip())
-            raise LogQueryError('expected a line filter such as |= "text"', position)
-        if match.group(1):
-            pipeline.append(LineFilter(match.group(1), match.group(2)))  # type: ignore[arg-type]
-        else:
-            matcher = LabelMatcher(match.group(3), match.group(4), match.group(5))  # type: ignore[arg-type]
-            pipeline.append(LabelFilter(matcher))
-        position = match.end()
-    return LogQuery(tuple(selectors), tuple(pipeline))
