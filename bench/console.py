@@ -29,7 +29,6 @@ import multiprocessing
 import os
 import platform
 import shutil
-import signal
 import statistics
 import subprocess
 import sys
@@ -47,7 +46,7 @@ import console_data
 import httpx
 import order_path
 from prometheus_client.parser import text_string_to_metric_families
-from shop_runner import cpu_seconds, free_port
+from shop_runner import cpu_seconds, free_port, memory_mb, stop_process, write_report
 
 HERE = Path(__file__).resolve().parent
 RSS_GOAL_MB = 80
@@ -86,23 +85,7 @@ class Console:
         return memory_mb(self.pid)
 
     def stop(self) -> None:
-        if self.process.poll() is None:
-            self.process.send_signal(signal.SIGTERM)
-            try:
-                self.process.wait(timeout=30)
-            except subprocess.TimeoutExpired:
-                self.process.kill()
-                self.process.wait()
-
-
-def memory_mb(pid: int) -> dict[str, float]:
-    """VmRSS (now) and VmHWM (the high-water mark since start), in MB."""
-    found = {}
-    for line in Path(f"/proc/{pid}/status").read_text().splitlines():
-        key, _, value = line.partition(":")
-        if key in ("VmRSS", "VmHWM"):
-            found[key] = int(value.split()[0]) / 1024
-    return found
+        stop_process(self.process)
 
 
 def start_console(data_dir: Path, log_path: Path, env: Mapping[str, str] | None = None) -> Console:
@@ -801,13 +784,7 @@ def main() -> None:
             "after_search": search["rss"]["after"],
         },
     }
-    args.output.mkdir(parents=True, exist_ok=True)
-    stem = f"console-{started_at:%Y%m%dT%H%M%S}"
-    (args.output / f"{stem}.json").write_text(json.dumps(result, indent=2) + "\n")
-    table = markdown(result)
-    (args.output / f"{stem}.md").write_text(table)
-    print(table)
-    print(f"written: {args.output / stem}.json and .md", file=sys.stderr)
+    write_report(args.output, f"console-{started_at:%Y%m%dT%H%M%S}", result, markdown(result))
 
 
 if __name__ == "__main__":

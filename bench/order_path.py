@@ -42,6 +42,7 @@ from shop_runner import (
     cpu_seconds,
     free_port,
     start_shop,
+    write_report,
 )
 
 HERE = Path(__file__).resolve().parent
@@ -358,13 +359,7 @@ def main() -> None:
         "summary": summarise(rounds),
         "rounds": rounds,
     }
-    args.output.mkdir(parents=True, exist_ok=True)
-    stem = f"order-path-{started_at:%Y%m%dT%H%M%S}"
-    (args.output / f"{stem}.json").write_text(json.dumps(result, indent=2) + "\n")
-    table = markdown(result)
-    (args.output / f"{stem}.md").write_text(table)
-    print(table)
-    print(f"written: {args.output / stem}.json and .md", file=sys.stderr)
+    write_report(args.output, f"order-path-{started_at:%Y%m%dT%H%M%S}", result, markdown(result))
 
 
 if __name__ == "__main__":

@@ -6,6 +6,7 @@ figures are the services' own and not the load tool's or the benchmark's.
 
 from __future__ import annotations
 
+import json
 import os
 import signal
 import socket
@@ -37,12 +38,39 @@ def cpu_seconds(pid: int) -> float:
     return (int(fields[11]) + int(fields[12])) / _TICKS  # utime, stime
 
 
+def memory_mb(pid: int) -> dict[str, float]:
+    """VmRSS (now) and VmHWM (the high-water mark since start), in MB."""
+    found = {}
+    for line in Path(f"/proc/{pid}/status").read_text().splitlines():
+        key, _, value = line.partition(":")
+        if key in ("VmRSS", "VmHWM"):
+            found[key] = int(value.split()[0]) / 1024
+    return found
+
+
 def peak_rss_mb(pid: int) -> float:
     """The process' resident-memory high-water mark (VmHWM) since it started."""
-    for line in Path(f"/proc/{pid}/status").read_text().splitlines():
-        if line.startswith("VmHWM:"):
-            return int(line.split()[1]) / 1024
-    return 0.0
+    return memory_mb(pid).get("VmHWM", 0.0)
+
+
+def stop_process(process: subprocess.Popen[bytes]) -> None:
+    """SIGTERM (a graceful stop, telemetry flushed), then SIGKILL after 30 s."""
+    if process.poll() is None:
+        process.send_signal(signal.SIGTERM)
+        try:
+            process.wait(timeout=30)
+        except subprocess.TimeoutExpired:
+            process.kill()
+            process.wait()
+
+
+def write_report(output: Path, stem: str, result: Mapping[str, object], table: str) -> None:
+    """``<stem>.json`` and ``<stem>.md`` in ``output``; the table is printed too."""
+    output.mkdir(parents=True, exist_ok=True)
+    (output / f"{stem}.json").write_text(json.dumps(result, indent=2) + "\n")
+    (output / f"{stem}.md").write_text(table)
+    print(table)
+    print(f"written: {output / stem}.json and .md", file=sys.stderr)
 
 
 @dataclass
@@ -72,13 +100,7 @@ class RunningShop:
         return {name: peak_rss_mb(pid) for name, pid in self.pids.items()}
 
     def stop(self) -> None:
-        if self.process.poll() is None:
-            self.process.send_signal(signal.SIGTERM)
-            try:
-                self.process.wait(timeout=30)
-            except subprocess.TimeoutExpired:
-                self.process.kill()
-                self.process.wait()
+        stop_process(self.process)
 
 
 def _children(pid: int) -> dict[str, int]:
