@@ -30,6 +30,7 @@ from minishop.cli.console_wiring import (
 from minishop.cli.deploy_files import check_deploy_files
 from minishop.cli.loading import ServiceCodeError, app_factory, settings_type
 from minishop.cli.output import fail
+from minishop.cli.chaos import chaos
 from minishop.cli.provider import provider
 from minishop.cli.stack import (
     StackPlan,
@@ -63,6 +64,7 @@ cli = typer.Typer(
 )
 
 cli.command()(provider)  # fault injection through payments' /admin route (cli/provider.py)
+cli.add_typer(chaos, name="chaos")  # fault flags (cli/chaos.py)
 
 
 def _bad_setting(prefix: str, error: ValidationError) -> str:
@@ -410,7 +412,12 @@ def up(
 
 def _data_dir(data_dir: Path | None) -> Path:
     """Where ``up`` keeps its files: ``--data-dir``, else the services' own default."""
-    return data_dir if data_dir is not None else load_settings(MANIFEST.shop[0]).data_dir
+    return data_dir if data_dir is not None else data_dir_default()
+
+
+def data_dir_default() -> Path:
+    """The services' own default data folder (``DATA_DIR`` settings, else ``data``)."""
+    return load_settings(MANIFEST.shop[0]).data_dir
 
 
 def _liveness(client: httpx.Client, spec: ProcessSpec) -> str:
