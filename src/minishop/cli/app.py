@@ -18,6 +18,7 @@ import typer
 from opentelemetry import trace
 from pydantic import ValidationError
 
+from minishop.cli.chaos import chaos
 from minishop.cli.console_wiring import (
     CONSOLE,
     ENDPOINT_VARIABLES,
@@ -30,7 +31,6 @@ from minishop.cli.console_wiring import (
 from minishop.cli.deploy_files import check_deploy_files
 from minishop.cli.loading import ServiceCodeError, app_factory, settings_type
 from minishop.cli.output import fail
-from minishop.cli.chaos import chaos
 from minishop.cli.provider import provider
 from minishop.cli.stack import (
     StackPlan,
