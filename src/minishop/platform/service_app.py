@@ -12,6 +12,8 @@ from fastapi import APIRouter, FastAPI
 from opentelemetry.instrumentation.utils import suppress_instrumentation
 
 from minishop import __version__
+from minishop.flags import FlagSource
+from minishop.manifest import MANIFEST
 from minishop.observability import (
     HealthCheck,
     ObservabilityMiddleware,
@@ -25,6 +27,7 @@ from minishop.observability.logging import get_logger
 from minishop.platform.access import AccessGuard, closed_zones, document_guarded_routes
 from minishop.platform.body_limit import BodySizeLimitMiddleware
 from minishop.platform.docs import install_offline_docs
+from minishop.platform.fault_flags import flags_router, service_flags
 from minishop.platform.openapi import ResponseRule, default_rules, install_problem_documentation
 from minishop.platform.problems import UnexpectedErrorMiddleware, install_problem_handlers
 from minishop.platform.settings import ServiceSettings
@@ -64,6 +67,8 @@ class ServiceParts:
     on_shutdown: Sequence[Hook] = ()
     problem_rules: Sequence[ResponseRule] = ()
     """Problems this service answers beyond the common ones (see ``platform.openapi``)."""
+    flags: FlagSource | None = None
+    """Its view of the fault flags; made from the settings when the bootstrap needs none."""
 
 
 def create_service_app(parts: ServiceParts) -> FastAPI:
@@ -71,8 +76,12 @@ def create_service_app(parts: ServiceParts) -> FastAPI:
     log = get_logger("minishop.lifecycle")
     checks = dict(parts.readiness)
     engine = parts.engine
-    guarded = document_guarded_routes(parts.routers)
     settings = parts.settings
+    flags = parts.flags or service_flags(parts.name, settings, telemetry.metrics)
+    routers = list(parts.routers)
+    if _holds_credentials(parts.name):  # the gateway has no admin token to guard it with
+        routers.append(flags_router(flags))
+    guarded = document_guarded_routes(routers)
     closed = closed_zones(guarded, settings.internal_token, settings.admin_token)
     if engine is not None:
         # Imported here: SQLAlchemy and Alembic weigh ~28 MB, which the console (no
@@ -96,6 +105,7 @@ def create_service_app(parts: ServiceParts) -> FastAPI:
     @asynccontextmanager
     async def lifespan(_app: FastAPI) -> AsyncIterator[None]:
         await telemetry.start()
+        await flags.start()
         if engine is not None and parts.migrations_dir is not None:
             from minishop.platform.database import ensure_schema
             from minishop.platform.migrations import upgrade_to_head
@@ -117,6 +127,7 @@ def create_service_app(parts: ServiceParts) -> FastAPI:
             log.info("service stopping")
             for hook in parts.on_shutdown:
                 await hook()
+            await flags.stop()
             if engine is not None:
                 await engine.dispose()
             await telemetry.shutdown()
@@ -132,6 +143,7 @@ def create_service_app(parts: ServiceParts) -> FastAPI:
     )
     app.state.telemetry = telemetry
     app.state.engine = engine
+    app.state.flags = flags
     install_problem_handlers(app, database=engine is not None)
     app.add_api_route(
         "/metrics", metrics_endpoint(telemetry.metrics), methods=["GET"], include_in_schema=False
@@ -141,7 +153,7 @@ def create_service_app(parts: ServiceParts) -> FastAPI:
             parts.name, checks, version=__version__, restarts=telemetry.metrics.restarts
         )
     )
-    for router in parts.routers:
+    for router in routers:
         app.include_router(router)
     install_offline_docs(app)
     # Innermost first: the guard answers before a body is read, inside the middleware
@@ -165,6 +177,13 @@ def create_service_app(parts: ServiceParts) -> FastAPI:
         app, [*default_rules(has_database=engine is not None), *parts.problem_rules]
     )
     return app
+
+
+def _holds_credentials(service: str) -> bool:
+    try:
+        return MANIFEST.service(service).holds_credentials
+    except KeyError:  # a service a test builds outside the manifest
+        return False
 
 
 def _untraced_ping(engine: AsyncEngine) -> HealthCheck:

@@ -18,8 +18,13 @@ from minishop.manifest import ServiceEntry
 from minishop.observability.logging import parse_level
 
 INTERNAL_TOKEN_VARIABLE = "MINISHOP_INTERNAL_TOKEN"
+FLAGS_FILE_VARIABLE = "MINISHOP_FLAGS_FILE"  # the same as minishop.flags.document's
 ADMIN_TOKEN_VARIABLE = "MINISHOP_ADMIN_TOKEN"
-_TOKEN_ALIASES = {"internal_token": INTERNAL_TOKEN_VARIABLE, "admin_token": ADMIN_TOKEN_VARIABLE}
+_TOKEN_ALIASES = {
+    "internal_token": INTERNAL_TOKEN_VARIABLE,
+    "admin_token": ADMIN_TOKEN_VARIABLE,
+    "flags_file": FLAGS_FILE_VARIABLE,
+}
 
 
 class ServiceSettings(BaseSettings):
@@ -83,6 +88,12 @@ class ServiceSettings(BaseSettings):
         validation_alias=ADMIN_TOKEN_VARIABLE,
         description="Bearer token of the /admin routes (CONTRACT section 9).",
     )
+    flags_file: Path | None = Field(
+        default=None,
+        validation_alias=FLAGS_FILE_VARIABLE,
+        description="The fault flag file every process of the shop watches "
+        "(default: flags.json in data_dir).",
+    )
 
     downstream_urls: dict[str, str] = Field(
         default_factory=dict,
@@ -138,6 +149,10 @@ class ServiceSettings(BaseSettings):
             urls[key] = value.rstrip("/")
         data["downstream_urls"] = urls
         return data
+
+    def flags_path(self) -> Path:
+        """The fault flag file (CONTRACT §9): one for the whole shop."""
+        return self.flags_file if self.flags_file is not None else self.data_dir / "flags.json"
 
     def url_of(self, service: ServiceEntry) -> str:
         """The base URL of a service this one calls: as set, else its local default."""
