@@ -53,15 +53,14 @@ def test_tokens_exported_in_the_shell_do_not_reach_the_processes_that_need_none(
         assert bool(spec.withheld) is not holds, spec.name
 
 
-def test_the_banner_shows_the_admin_token_and_a_fault_curl_never_the_internal_one() -> None:
+def test_the_banner_shows_the_admin_token_and_a_chaos_command_never_the_internal_one() -> None:
     tokens = ShopTokens(internal="internal-secret-1", admin="admin-token-1", admin_generated=True)
     plan = _plan(None, None, stack=False, tokens=tokens)
     banner = _banner(plan, 1.0)
     assert "admin-token-1" in banner
     assert "internal-secret-1" not in banner
-    (curl,) = [line for line in banner.splitlines() if "/admin/provider" in line]
-    assert "curl -s -X PUT http://127.0.0.1:8004/admin/provider" in curl
-    assert "-H 'Authorization: Bearer admin-token-1'" in curl
+    (chaos,) = [line for line in banner.splitlines() if "chaos set payment_failure 30" in line]
+    assert chaos.strip().endswith("minishop chaos set payment_failure 30"), chaos
     assert "/internal/" not in banner
     assert "generated for this run" in banner
 

@@ -48,13 +48,13 @@ from minishop.cli.supervisor import (
 )
 from minishop.cli.supervisor_state import read_state, state_file
 from minishop.cli.tokens import TOKEN_VARIABLES, ShopTokens, shop_tokens
+from minishop.flags.document import default_document, write_document
 from minishop.manifest import MANIFEST, Manifest, ServiceEntry
-from minishop.platform.settings import ServiceSettings
+from minishop.platform.settings import FLAGS_FILE_VARIABLE, ServiceSettings
 
 SUPERVISE_INTERVAL_SECONDS = 0.1  # how soon a crash is noticed and its restart begins
 DRAIN_MARGIN_SECONDS = 0.25  # the gateway's graceful window ends; its cut requests unwind
 ALERT_RECEIVER = "slack-receiver"  # where the local Alertmanager sends notifications
-FAULTS_SERVICE = "payments"  # whose /admin/provider route the banner shows
 
 cli = typer.Typer(
     help="MiniShop: a small shop built to be observed.",
@@ -128,6 +128,7 @@ class Plan:
     missing: list[str]
     backends: StackPlan | None = None
     tokens: ShopTokens | None = None
+    flags_path: Path | None = None  # the fault flag file every process watches
 
     @property
     def all(self) -> list[ProcessSpec]:
@@ -170,6 +171,9 @@ def _plan(
             if entry.holds_credentials:
                 envs[entry.name].update(tokens.env())
     resolved = {entry.name: load_settings(entry, envs[entry.name]) for entry in entries}
+    flags_path = _flags_path(resolved[manifest.shop[0].name])
+    for entry in entries:  # one file for the whole lab, wherever each process runs from
+        envs[entry.name][FLAGS_FILE_VARIABLE] = str(flags_path)
     for entry in entries:
         for downstream in manifest.downstream(entry):
             variable = entry.url_variable(downstream)
@@ -197,7 +201,7 @@ def _plan(
     }
     shop = [specs[entry.name] for entry in manifest.shop]
     if not stack:
-        return Plan(shop, [], [], tokens=tokens)
+        return Plan(shop, [], [], tokens=tokens, flags_path=flags_path)
     tools = [specs[entry.name] for entry in manifest.tools]
     assert stack_settings is not None
     backends = plan_stack(
@@ -208,7 +212,12 @@ def _plan(
         console_url=console_url,
     )
     servers = [replace(spec, withheld=TOKEN_VARIABLES) for spec in backends.specs]
-    return Plan(shop, [*tools, *servers], backends.missing, backends, tokens)
+    return Plan(shop, [*tools, *servers], backends.missing, backends, tokens, flags_path)
+
+
+def _flags_path(settings: ServiceSettings) -> Path:
+    """The lab's flag file, absolute: ``MINISHOP_FLAGS_FILE``, else flags.json in the data dir."""
+    return settings.flags_path().resolve()
 
 
 def _wire_console(
@@ -279,7 +288,6 @@ def _banner(plan: Plan, seconds: float) -> str:
     by_name = {spec.name: spec for spec in plan.all}
     entry_point = MANIFEST.entry_point
     gateway = by_name[entry_point.name if entry_point is not None else plan.shop[-1].name]
-    payments = by_name[FAULTS_SERVICE]
     lines = ["", f"MiniShop is up ({seconds:.1f} s). Where to look:"]
     lines += _console_lines(by_name.get(CONSOLE))
     lines.append(f"  shop (gateway)  {gateway.url}")
@@ -301,7 +309,7 @@ def _banner(plan: Plan, seconds: float) -> str:
         "Place an order:",
         f"  curl -s -X POST {gateway.url}/order -H 'content-type: application/json' "
         '-d \'{"user_id": 1, "items": [{"product_id": 1, "quantity": 2}]}\'',
-        *_fault_lines(payments.url, plan.tokens),
+        *_fault_lines(plan.tokens, plan.flags_path),
         f"Health of every service: {_self_command()} status. Ctrl-C stops everything.",
         "",
     ]
@@ -337,22 +345,23 @@ def _console_lines(console: ProcessSpec | None) -> list[str]:
     return lines
 
 
-def _fault_lines(payments_url: str, tokens: ShopTokens | None) -> list[str]:
-    """The admin token and a ready-to-paste fault injection (never the internal token)."""
+def _fault_lines(tokens: ShopTokens | None, flags_path: Path | None) -> list[str]:
+    """The admin token and ready-to-paste fault injection (never the internal token)."""
     admin = tokens.admin if tokens is not None else "$MINISHOP_ADMIN_TOKEN"
     origin = (
         "generated for this run; set MINISHOP_ADMIN_TOKEN to choose it"
         if tokens is None or tokens.admin_generated
         else "from MINISHOP_ADMIN_TOKEN"
     )
+    chaos = f"{_self_command()} chaos"
+    if flags_path is not None and flags_path != (Path.cwd() / "data" / "flags.json").resolve():
+        chaos = f"{FLAGS_FILE_VARIABLE}={flags_path} {chaos}"
     return [
-        f"Admin token (the /admin routes, Authorization: Bearer; {origin}):",
+        f"Admin token (/admin and /debug routes, Authorization: Bearer; {origin}):",
         f"  {admin}",
-        "Make payments fail (fault injection; HighErrorRate fires after about a minute of it):",
-        f"  curl -s -X PUT {payments_url}/admin/provider -H 'Authorization: Bearer {admin}' "
-        "-H 'content-type: application/json' "
-        '-d \'{"failure_rate": 0.5, "latency_min_ms": 20, "latency_max_ms": 80}\'',
-        f"  or: MINISHOP_ADMIN_TOKEN={admin} {_self_command()} provider --failure-rate 0.5",
+        "Inject a fault (all off at start; HighErrorRate reaches the Slack receiver in ~2 min):",
+        f"  {chaos} set payment_failure 30",
+        f"  {chaos} list    (the eight faults)    {chaos} clear    (all off)",
     ]
 
 
@@ -385,6 +394,8 @@ def up(
         raise fail(str(exc)) from None
     if plan.backends is not None:
         plan.backends.write_configs()
+    if plan.flags_path is not None:  # every lab starts healthy: faults are switched on by hand
+        write_document(plan.flags_path, default_document())
 
     stopping = False
 

@@ -114,6 +114,50 @@ def set_flag(
     typer.echo(f"{spec.name}: {shown} (services pick it up within a second)")
 
 
+@chaos.command("schedule")
+def schedule(
+    seed: Annotated[int, typer.Option(help="The game day's seed: the same seed, the same plan.")],
+    duration: Annotated[
+        str,
+        typer.Option(help="How long it lasts: 30m, 1h, 90s (at least a few minutes for alerts)."),
+    ] = "30m",
+    reveal: Annotated[bool, typer.Option(help="Print the plan at the start too.")] = False,
+    plan_only: Annotated[
+        bool, typer.Option("--plan-only", help="Print the plan and exit: switch nothing.")
+    ] = False,
+    only: Annotated[
+        list[str] | None, typer.Option("--only", help="Pick faults among these flags only.")
+    ] = None,
+    report_dir: Annotated[
+        Path | None,
+        typer.Option(help="Where the report goes (default: gamedays/ beside the flag file)."),
+    ] = None,
+    flags_file: FlagsFile = None,
+) -> None:
+    """Switch random faults on and off over time; the plan is revealed at the end."""
+    from minishop.cli.gameday import plan_lines, run_game_day
+    from minishop.flags.gameday import parse_duration, plan_game_day
+
+    try:
+        seconds = parse_duration(duration)
+        plan = plan_game_day(seed, seconds, only)
+    except (ValueError, InvalidFlagValue) as exc:
+        raise fail(str(exc)) from None
+    if plan_only:
+        typer.echo(f"Game day {seed}, {duration}:")
+        typer.echo("\n".join(plan_lines(plan)))
+        return
+    path = flags_path(flags_file)
+    run_game_day(
+        plan,
+        seed=seed,
+        duration=seconds,
+        flags_path=path,
+        report_dir=report_dir or path.parent / "gamedays",
+        reveal=reveal,
+    )
+
+
 @chaos.command("clear")
 def clear_flags(
     name: Annotated[str | None, typer.Argument(help="The flag; all of them when left out.")] = None,
