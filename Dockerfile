@@ -24,7 +24,8 @@ ENV PYTHONUNBUFFERED=1 \
     PIP_NO_CACHE_DIR=1 \
     PIP_DISABLE_PIP_VERSION_CHECK=1
 RUN useradd --system --uid 10001 --user-group --home-dir /app --create-home minishop \
-    && install -d -o minishop -g minishop /app/data
+    && install -d -o minishop -g minishop /app/data \
+    && install -d -o minishop -g minishop /var/lib/minishop/flags
 COPY --from=build /wheels /wheels
 RUN pip install /wheels/*.whl && rm -rf /wheels
 USER minishop
