@@ -55,8 +55,9 @@ async def test_a_down_service_is_a_503_problem_and_not_ready(tmp_path: Path) -> 
         ready = await client.get("/health/ready")
         assert ready.status_code == 503
         checks = ready.json()["checks"]
-        assert set(checks) == set(PUBLIC_SERVICES)
-        assert {check["status"] for check in checks.values()} == {"fail"}
+        assert set(checks) == {*PUBLIC_SERVICES, "fault_flag"}
+        assert {checks[name]["status"] for name in PUBLIC_SERVICES} == {"fail"}
+        assert checks["fault_flag"]["status"] == "pass"  # no fault flag: the services are down
         metrics = (await client.get("/metrics")).text
         assert 'error_total{method="POST",reason="http_503",route="/order"' in metrics
 

@@ -29,17 +29,27 @@ async def _run_check(check: HealthCheck) -> dict[str, object]:
     return outcome
 
 
+async def run_readiness(checks: Mapping[str, HealthCheck]) -> tuple[bool, dict[str, object]]:
+    """Run every check concurrently: (all passed, each check's result by name)."""
+    names = list(checks)
+    results = await asyncio.gather(*(_run_check(checks[name]) for name in names))
+    healthy = all(result["status"] == "pass" for result in results)
+    return healthy, dict(zip(names, results, strict=True))
+
+
 def build_health_router(
     service: str,
     checks: Mapping[str, HealthCheck],
     *,
     version: str = "unknown",
     restarts: int = 0,
+    on_readiness: Callable[[bool], None] | None = None,
 ) -> APIRouter:
     """Liveness never looks at dependencies; readiness runs every check concurrently.
 
     Liveness also says how long this process has run and how often its supervisor
     restarted the service, so ``minishop status`` can show a service that keeps crashing.
+    ``on_readiness`` hears each readiness answer (the ``service_ready`` gauge keeps it).
     """
     router = APIRouter(prefix="/health", tags=["health"])
     started = time.monotonic()
@@ -58,10 +68,9 @@ def build_health_router(
 
     @router.get("/ready")
     async def ready() -> JSONResponse:
-        names = list(checks)
-        results = await asyncio.gather(*(_run_check(checks[name]) for name in names))
-        outcome = dict(zip(names, results, strict=True))
-        healthy = all(result["status"] == "pass" for result in results)
+        healthy, outcome = await run_readiness(checks)
+        if on_readiness is not None:
+            on_readiness(healthy)
         return JSONResponse(
             {"status": "pass" if healthy else "fail", "service": service, "checks": outcome},
             status_code=200 if healthy else 503,

@@ -28,8 +28,10 @@ from minishop.platform.access import AccessGuard, closed_zones, document_guarded
 from minishop.platform.body_limit import BodySizeLimitMiddleware
 from minishop.platform.docs import install_offline_docs
 from minishop.platform.fault_flags import flags_router, service_flags
+from minishop.platform.fault_injection import FaultInjectionMiddleware
 from minishop.platform.openapi import ResponseRule, default_rules, install_problem_documentation
 from minishop.platform.problems import UnexpectedErrorMiddleware, install_problem_handlers
+from minishop.platform.readiness import FAULT_CHECK, ReadinessGauge, fault_flag_check
 from minishop.platform.settings import ServiceSettings
 
 if TYPE_CHECKING:  # the database parts load only in a service that has a database
@@ -101,6 +103,8 @@ def create_service_app(parts: ServiceParts) -> FastAPI:
             "Most database connections the pool will open.",
             lambda: pool_capacity(engine),
         )
+    checks[FAULT_CHECK] = fault_flag_check(flags, parts.name)
+    readiness = ReadinessGauge(telemetry.metrics, checks, settings.readiness_probe_interval_seconds)
 
     @asynccontextmanager
     async def lifespan(_app: FastAPI) -> AsyncIterator[None]:
@@ -115,6 +119,7 @@ def create_service_app(parts: ServiceParts) -> FastAPI:
                 await upgrade_to_head(engine, parts.migrations_dir)
         for hook in parts.on_startup:
             await hook()
+        await readiness.start()
         for zone in closed:
             log.warning(
                 f"{zone.variable} is not set: every call to /{zone.segment}/* is refused",
@@ -125,6 +130,7 @@ def create_service_app(parts: ServiceParts) -> FastAPI:
             yield
         finally:
             log.info("service stopping")
+            await readiness.stop()
             for hook in parts.on_shutdown:
                 await hook()
             await flags.stop()
@@ -150,7 +156,11 @@ def create_service_app(parts: ServiceParts) -> FastAPI:
     )
     app.include_router(
         build_health_router(
-            parts.name, checks, version=__version__, restarts=telemetry.metrics.restarts
+            parts.name,
+            checks,
+            version=__version__,
+            restarts=telemetry.metrics.restarts,
+            on_readiness=readiness.record,
         )
     )
     for router in routers:
@@ -170,6 +180,9 @@ def create_service_app(parts: ServiceParts) -> FastAPI:
             internal_token=settings.internal_token,
             admin_token=settings.admin_token,
         )
+    # Faults (service_latency, cpu_burn) before the guard and the body's read deadline,
+    # inside observability: the span, the latency histogram and the access line show them.
+    app.add_middleware(FaultInjectionMiddleware, flags=flags, service=parts.name)
     # Observability sees the 500 that UnexpectedErrorMiddleware answers for a crash.
     app.add_middleware(UnexpectedErrorMiddleware)
     app.add_middleware(ObservabilityMiddleware, telemetry=telemetry)

@@ -71,6 +71,12 @@ class ServiceSettings(BaseSettings):
         le=300,
         description="From the request's start to the end of its body; slower is a 408.",
     )
+    readiness_probe_interval_seconds: float = Field(
+        default=5.0,
+        gt=0,
+        le=300,
+        description="How often the readiness checks run for the service_ready gauge.",
+    )
     graceful_shutdown_seconds: float = Field(
         default=1.0,
         gt=0,
