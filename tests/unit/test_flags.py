@@ -175,3 +175,22 @@ def test_an_unreadable_file_keeps_the_faults_in_force_and_says_so_once(tmp_path:
     snapshot = source.snapshot()
     assert snapshot["error"] == source.last_error
     assert snapshot["flags"]["payment_failure"] == {"variant": ON, "value": "40 % declined"}
+
+
+@pytest.mark.parametrize(
+    ("route", "path", "applies"),
+    [
+        (None, "/anything", True),
+        ("/api/v1/products", "/api/v1/products", True),
+        ("/api/v1/products", "/api/v1/products/7", True),
+        ("/api/v1/products/1", "/api/v1/products/1", True),
+        ("/api/v1/products/1", "/api/v1/products/10", False),
+        ("/api/v1/products/{product_id}", "/api/v1/products/10", True),
+        ("/api/v1/products/{product_id}", "/api/v1/products", False),
+        ("/api/v1/orders", "/api/v1/ordersx", False),
+        ("/order", "/order", True),
+    ],
+)
+def test_latency_applies_segment_by_segment(route: str | None, path: str, applies: bool) -> None:
+    assert Latency("products", route, 100.0, 0.0).applies("products", path) is applies
+    assert Latency("orders", route, 100.0, 0.0).applies("products", path) is False

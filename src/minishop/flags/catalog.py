@@ -36,7 +36,24 @@ class Latency:
     jitter_ms: float
 
     def applies(self, service: str, path: str) -> bool:
-        return self.service == service and (self.route is None or path.startswith(self.route))
+        """On ``service``, for ``path`` under ``route`` segment by segment.
+
+        ``/api/v1/products/1`` covers that product only (not ``/api/v1/products/10``), and a
+        route template as the metrics label it (``/api/v1/products/{product_id}``) covers
+        every product.
+        """
+        if self.service != service:
+            return False
+        if self.route is None:
+            return True
+        wanted = self.route.strip("/").split("/")
+        given = path.strip("/").split("/")
+        if len(given) < len(wanted):
+            return False
+        return all(
+            want == got or (want.startswith("{") and want.endswith("}") and got)
+            for want, got in zip(wanted, given, strict=False)
+        )
 
 
 @dataclass(frozen=True)

@@ -20,14 +20,16 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
+import structlog
 from openfeature.contrib.tools.flagd.core import FlagdCore
 from openfeature.evaluation_context import EvaluationContext
 
 from minishop.flags.catalog import CATALOG, CpuBurn, Flood, Latency
 from minishop.flags.document import OFF, InvalidFlagFile, parse_document
-from minishop.observability.logging import get_logger
 
-_log = get_logger("minishop.flags")
+# structlog directly, not minishop.observability: the load generator reads the flags too and
+# should not load the OpenTelemetry SDK for a logger. Services configure structlog globally.
+_log = structlog.get_logger("minishop.flags")
 POLL_SECONDS = 0.5
 
 ChangeListener = Callable[[str, str, Any], None]
