@@ -24,6 +24,7 @@ from locust import events
 from locust.argument_parser import get_parser
 from locust.env import Environment
 from locust.log import setup_logging
+from locust.runners import STATE_RUNNING, STATE_SPAWNING
 from locust.stats import StatsEntry
 
 from minishop.loadgen.flood import FloodDriver
@@ -158,6 +159,8 @@ class LoadRun:
     def _progress(self) -> None:
         while True:
             gevent.sleep(self.options.progress_interval)
+            if self.runner.state not in (STATE_SPAWNING, STATE_RUNNING):
+                continue  # the web UI's test is stopped: nothing to report
             total = self.environment.stats.total
             print(
                 progress_line(
@@ -210,6 +213,9 @@ def main(argv: list[str] | None = None) -> int:
     except OptionError as exc:
         print(f"minishop.loadgen: {exc}", file=sys.stderr)
         return EXIT_SETUP
+    # Locust's web UI parses sys.argv with its own parser (for its extra options): ours are
+    # not its, so it sees a bare command line.
+    sys.argv = sys.argv[:1]
     setup_logging(options.log_level)
     if options.wait_ready or not options.web:
         reason = wait_for_gateway(options.host, options.wait_ready)
