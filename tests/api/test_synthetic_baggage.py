@@ -3,6 +3,9 @@ spans (the gateway's outgoing calls propagate it), and each service counts it ap
 
 from __future__ import annotations
 
+from pathlib import Path
+
+import pytest
 from opentelemetry import baggage, context
 from opentelemetry.sdk.trace import TracerProvider
 from opentelemetry.sdk.trace.export import SimpleSpanProcessor
@@ -11,7 +14,7 @@ from prometheus_client.parser import text_string_to_metric_families
 
 from minishop.observability.baggage import MAX_VALUE_LENGTH, BaggageSpanProcessor
 from tests.support.helpers import order_body
-from tests.support.shop import Shop
+from tests.support.shop import Shop, running_shop
 
 SYNTHETIC = {"baggage": "synthetic_request=true,session.id=0123abcd,user.password=hunter2"}
 
@@ -58,6 +61,19 @@ async def test_people_s_requests_carry_no_synthetic_mark_and_are_not_counted(
     assert _synthetic_count(sqlite_shop, "gateway") == 2
     assert _synthetic_count(sqlite_shop, "products") == 2
     assert _synthetic_count(sqlite_shop, "orders") == 0
+
+
+async def test_synthetic_requests_are_counted_with_tracing_off_too(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setenv("OTEL_SDK_DISABLED", "true")
+    async with running_shop(tmp_path) as shop, shop.client() as client:
+        assert (await client.get("/api/v1/products/1", headers=SYNTHETIC)).status_code == 200
+        assert (await client.get("/api/v1/products/1")).status_code == 200
+        other = {"baggage": "synthetic_request=false,session.id=x"}
+        assert (await client.get("/api/v1/products/1", headers=other)).status_code == 200
+        assert _synthetic_count(shop, "gateway") == 1
+        assert _synthetic_count(shop, "products") == 0  # no context, nothing propagated
 
 
 def test_the_processor_copies_only_listed_keys_and_cuts_long_values() -> None:

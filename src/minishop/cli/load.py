@@ -262,7 +262,8 @@ def run_child(command: list[str]) -> int:
 
     previous = {sig: signal.signal(sig, relay) for sig in (signal.SIGINT, signal.SIGTERM)}
     try:
-        return child.wait()
+        code = child.wait()
+        return code if code >= 0 else 128 - code  # killed by a signal: the shell's convention
     finally:
         for sig, handler in previous.items():
             signal.signal(sig, handler)

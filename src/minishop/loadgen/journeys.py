@@ -171,7 +171,7 @@ class Pacer:
     sent: int = 0
 
     def due(self, now: float) -> int:
-        owed = int((now - self.started) * self.rate) - self.sent
+        owed = int((now - self.started) * self.rate + 1e-6) - self.sent  # 1e-6: float sums
         cap = max(1, int(self.rate * self.max_burst))
         if owed > cap:  # behind (a stall, or a full pool): forget what cannot be caught up
             self.sent += owed - cap
