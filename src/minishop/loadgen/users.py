@@ -41,7 +41,8 @@ class Shopper(FastHttpUser):
     wait_time = between(1.0, 3.0)
     network_timeout = 30.0
     connection_timeout = 5.0
-    catalog: ClassVar[Catalog] = Catalog()
+    think: ClassVar[tuple[float, float]] = (1.0, 3.0)  # also the pause before paying again
+    catalog: ClassVar[Catalog] = Catalog()  # one per process, shared by every user
     api_key: ClassVar[str | None] = None
     _seeding: ClassVar[bool] = False
 
@@ -51,8 +52,6 @@ class Shopper(FastHttpUser):
         cls.wait_time = between(think_min, think_max)
         cls.think = (think_min, think_max)
         cls.api_key = api_key
-
-    think: ClassVar[tuple[float, float]] = (1.0, 3.0)
 
     def on_start(self) -> None:
         self.rng = random.Random()
