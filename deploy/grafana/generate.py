@@ -328,6 +328,22 @@ def golden_signals() -> dict[str, Any]:
                 [q(f"service_status:request_total:rate1m{{{SERVICE}}}", "{{status}}")],
                 "reqps",
             ),
+            Panel(
+                "Requests per second: load generator vs people",
+                [
+                    q(f"sum(rate(synthetic_requests_total{{{SERVICE}}}[{RATE}]))", "synthetic"),
+                    q(
+                        f"sum(rate(request_total{{{SERVICE}}}[{RATE}])) - "
+                        f"(sum(rate(synthetic_requests_total{{{SERVICE}}}[{RATE}])) or vector(0))",
+                        "people",
+                    ),
+                ],
+                "reqps",
+                description="Synthetic: requests whose W3C baggage says synthetic_request=true "
+                "(minishop load, up --load). Their spans carry the same attribute: search traces "
+                "with attr synthetic_request=true.",
+                width=24,
+            ),
             Row("Errors"),
             Panel(
                 "Error ratio",

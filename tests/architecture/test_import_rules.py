@@ -41,6 +41,7 @@ SHARED = "Shared packages do not depend on services or the command line"
 OBSERVABILITY = "Observability does not depend on the platform plumbing"
 LEAVES = "Leaf modules (manifest, money) import only the standard library"
 IMPORTLIB = "Only the command line loads modules by name (importlib)"
+LOADGEN = "Nothing imports the load generator, Locust or gevent"
 SDK_BAN = "TID251"  # ruff banned-api: opentelemetry.sdk outside minishop.observability
 
 RUFF_RULES = {SDK_BAN}
@@ -105,6 +106,10 @@ CASES = [
     Case("money-pydantic", "minishop.platform.money", "from pydantic import BaseModel", LEAVES, "pydantic"),
     Case("application-platform", "minishop.orders.application.services", "from minishop.platform.http import MAX_PAGE_SIZE", APPLICATION, "minishop.platform.http"),
     Case("manifest-importlib", "minishop.manifest", "import importlib", IMPORTLIB, "importlib"),
+    # The load generator's process is apart: Locust and gevent patch the standard library.
+    Case("cli-loadgen", "minishop.cli.app", "from minishop.loadgen.journeys import Catalog", LOADGEN, "minishop.loadgen.journeys"),
+    Case("service-locust", "minishop.orders.adapters.clients", "import locust", LOADGEN, "locust"),
+    Case("observability-gevent", "minishop.observability.metrics", "from gevent import monkey", LOADGEN, "gevent"),
 ]  # fmt: skip
 
 

@@ -29,6 +29,7 @@ from minishop.cli.console_wiring import (
     export_to_console,
 )
 from minishop.cli.deploy_files import check_deploy_files
+from minishop.cli.load import load, load_processes
 from minishop.cli.loading import ServiceCodeError, app_factory, settings_type
 from minishop.cli.output import fail
 from minishop.cli.provider import provider
@@ -65,6 +66,7 @@ cli = typer.Typer(
 
 cli.command()(provider)  # fault injection through payments' /admin route (cli/provider.py)
 cli.add_typer(chaos, name="chaos")  # fault flags (cli/chaos.py)
+cli.command()(load)  # simulated shoppers, Locust in a child process (cli/load.py)
 
 
 def _bad_setting(prefix: str, error: ValidationError) -> str:
@@ -378,6 +380,10 @@ def up(
             help="Also start Prometheus and Alertmanager (when installed) and the Slack receiver."
         ),
     ] = True,
+    load_users: Annotated[
+        int,
+        typer.Option("--load", min=0, help="Also run N simulated shoppers (Locust's UI on :8089)."),
+    ] = 0,
 ) -> None:
     """Start the five services and their telemetry stack, wait until ready, show the logs.
 
@@ -385,8 +391,9 @@ def up(
     others keep serving; one that keeps crashing is left down with a message.
     """
     plan = _plan(data_dir, log_level, stack=stack, tokens=shop_tokens())
+    processes = [*plan.all, *load_processes(load_users, plan.shop, data_dir)]  # load: last
     supervisor = Supervisor(
-        plan.all, colour=sys.stdout.isatty(), state_path=state_file(_data_dir(data_dir))
+        processes, colour=sys.stdout.isatty(), state_path=state_file(_data_dir(data_dir))
     )
     try:
         supervisor.check_ports()

@@ -99,6 +99,14 @@ class ServiceMetrics:
             buckets=LATENCY_BUCKETS,
             registry=self.registry,
         )
+        # Beside request_total (whose labels CONTRACT §3 fixes): the share of it that the load
+        # generator sent, so dashboards can tell load from people.
+        self.synthetic_requests = Counter(
+            "synthetic_requests",
+            "HTTP requests marked synthetic by W3C baggage (synthetic_request=true): load.",
+            ["service"],
+            registry=self.registry,
+        ).labels(service)
         self.in_flight = Gauge(
             "requests_in_flight",
             "HTTP requests being served right now.",

@@ -16,11 +16,13 @@ from typing import Any
 
 from opentelemetry import context as otel_context
 from opentelemetry import propagate, trace
+from opentelemetry.baggage.propagation import W3CBaggagePropagator
 from opentelemetry.propagators.textmap import Getter
 from opentelemetry.trace import SpanKind, Status, StatusCode
 from starlette.requests import Request
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
+from minishop.observability.baggage import is_synthetic
 from minishop.observability.logging import mark_logged
 from minishop.observability.scrubbing import scrub_text
 from minishop.observability.telemetry import Telemetry
@@ -43,6 +45,14 @@ class _AsgiHeaders(Getter[list[tuple[bytes, bytes]]]):
 
 
 _GETTER = _AsgiHeaders()
+_BAGGAGE = W3CBaggagePropagator()
+
+
+def _synthetic_untraced(headers: list[tuple[bytes, bytes]]) -> bool:
+    """Without tracing no context is extracted: read the baggage header alone, if any."""
+    if not any(name == b"baggage" for name, _ in headers):
+        return False
+    return is_synthetic(_BAGGAGE.extract(headers, getter=_GETTER))
 
 
 def mark_failure(request: Request, reason: str) -> None:
@@ -120,8 +130,10 @@ class ObservabilityMiddleware:
             parent = propagate.extract(scope["headers"], getter=_GETTER)
             span = self._tracer.start_span(method, context=parent, kind=SpanKind.SERVER)
             token = otel_context.attach(trace.set_span_in_context(span, parent))
+            synthetic = is_synthetic(parent)
         else:
             span, token = trace.INVALID_SPAN, None
+            synthetic = _synthetic_untraced(scope["headers"])
         status = 500
         metrics = self._metrics
         metrics.in_flight.inc()
@@ -151,6 +163,8 @@ class ObservabilityMiddleware:
             route = getattr(route_object, "path", None) or UNMATCHED_ROUTE
             reason = _failure_reason(scope, status)
             self._record_metrics(span, method, route, status, reason, duration)
+            if synthetic:
+                metrics.synthetic_requests.inc()
             self._finish_span(span, method, route, status, reason, failure)
             self._log_access(scope, method, route, status, reason, duration, failure)
             if token is not None:

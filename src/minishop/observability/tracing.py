@@ -16,6 +16,7 @@ from opentelemetry.sdk.resources import Resource
 from opentelemetry.sdk.trace import TracerProvider
 from opentelemetry.sdk.trace.export import SpanExporter
 
+from minishop.observability.baggage import BaggageSpanProcessor
 from minishop.observability.export import BoundedExportProcessor
 from minishop.observability.metrics import ServiceMetrics
 
@@ -60,6 +61,7 @@ def build_tracer_provider(
     if tracing_disabled():
         return None
     provider = TracerProvider(resource=build_resource(service, version, environment))
+    provider.add_span_processor(BaggageSpanProcessor())  # synthetic_request, session.id
     if exporter is None and otlp_endpoint_configured():
         from minishop.observability.otlp_exporter import DirectOTLPSpanExporter
 
