@@ -65,10 +65,14 @@ async def running_shop(
     reconcile_interval_seconds: float = 15.0,
     orders_link: Callable[[httpx.AsyncBaseTransport], httpx.AsyncBaseTransport] | None = None,
     manifest: Manifest = MANIFEST,
+    service_options: Mapping[str, Mapping[str, object]] | None = None,
 ) -> AsyncIterator[Shop]:
     """Start every shop service of ``manifest`` (lifespans included), stop them in reverse.
 
     ``orders_link`` wraps the payments -> orders transport (to cut that link in a test).
+    ``service_options`` adds settings per service name. The simulated supplier is off
+    unless a test turns it on (``{"products": {"restock_interval_seconds": ...}}``), so
+    the stock a test sets stays as it set it.
     """
     databases = dict(database_settings or {})
     exporter = InMemorySpanExporter() if record_spans else None
@@ -85,7 +89,10 @@ async def running_shop(
             "latency_max_ms": 1,
         },
         "gateway": dict(gateway_options or {}),
+        "products": {"restock_interval_seconds": 0},
     }
+    for name, extra in (service_options or {}).items():
+        options[name] = {**options.get(name, {}), **extra}
     apps: dict[str, FastAPI] = {}
     for entry in manifest.shop:  # in start order: what a service calls is already built
         credentials = tokens if entry.holds_credentials else {}
