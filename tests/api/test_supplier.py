@@ -7,28 +7,16 @@ from pathlib import Path
 
 import orjson
 from opentelemetry.trace import SpanKind
-from prometheus_client.parser import text_string_to_metric_families
 
 from minishop.observability.logging import configure_logging
-from tests.support.helpers import create_product, order_body, stock_of, wait_until_async
+from tests.support.helpers import (
+    create_product,
+    order_body,
+    statement,
+    stock_of,
+    wait_until_async,
+)
 from tests.support.shop import Shop, running_shop
-
-
-async def metric_values(shop: Shop, service: str, family: str) -> dict[tuple, float]:
-    """Samples of one metric family of a service, by their label values."""
-    async with shop.client(service) as client:
-        text = (await client.get("/metrics")).text
-    return {
-        tuple(sorted(sample.labels.items())): sample.value
-        for found in text_string_to_metric_families(text)
-        if found.name == family
-        for sample in found.samples
-        if not sample.name.endswith("_created")
-    }
-
-
-def is_statement(span, fragment: str) -> bool:
-    return fragment in str(span.attributes.get("db.query.text", ""))
 
 
 async def test_the_supplier_restocks_low_products_and_leaves_the_others_alone(shop: Shop) -> None:
@@ -50,9 +38,9 @@ async def test_the_supplier_restocks_low_products_and_leaves_the_others_alone(sh
         assert await shop.apps["products"].state.supplier.restock_low() == []  # none low now
 
     products = (("service", "products"),)
-    assert await metric_values(shop, "products", "restocks") == {products: 1}
-    assert await metric_values(shop, "products", "restocked_units") == {products: 95}
-    gauge = await metric_values(shop, "products", "product_stock")
+    assert await shop.metric("products", "restocks") == {products: 1}
+    assert await shop.metric("products", "restocked_units") == {products: 95}
+    gauge = await shop.metric("products", "product_stock")
     assert gauge[(("product_id", str(low)), ("service", "products"))] == 100
 
     spans = shop.finished_spans()
@@ -67,9 +55,9 @@ async def test_the_supplier_restocks_low_products_and_leaves_the_others_alone(sh
     (update,) = [
         s for s in spans if s.parent is not None and s.parent.span_id == restock.context.span_id
     ]
-    assert update.kind == SpanKind.CLIENT and is_statement(update, "UPDATE products")
+    assert update.kind == SpanKind.CLIENT and "UPDATE products" in statement(update)
     # The poll ran twice; it is housekeeping and left no span.
-    polls = [s for s in spans if is_statement(s, "SELECT") and is_statement(s, "stock <")]
+    polls = [s for s in spans if "SELECT" in statement(s) and "stock <" in statement(s)]
     assert polls == []
 
     lines = [orjson.loads(line) for line in stream.getvalue().splitlines()]
@@ -104,5 +92,5 @@ async def test_the_running_supplier_keeps_a_product_in_stock(tmp_path: Path) -> 
     # Run by the background job, the deliveries are traced down to their statements.
     for restock in restocks:
         children = [s for s in spans if s.parent and s.parent.span_id == restock.context.span_id]
-        assert [is_statement(s, "UPDATE products") for s in children] == [True]
-    assert not [s for s in spans if is_statement(s, "SELECT") and is_statement(s, "stock <")]
+        assert ["UPDATE products" in statement(s) for s in children] == [True]
+    assert not [s for s in spans if "SELECT" in statement(s) and "stock <" in statement(s)]

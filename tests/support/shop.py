@@ -16,6 +16,7 @@ from opentelemetry.sdk.trace.export.in_memory_span_exporter import InMemorySpanE
 
 from minishop.cli.loading import app_factory, settings_type
 from minishop.manifest import MANIFEST, Manifest
+from tests.support.helpers import metric_samples
 
 BASE = "http://shop.test"
 SHOP_SERVICES = tuple(entry.name for entry in MANIFEST.shop)
@@ -51,6 +52,11 @@ class Shop:
 
     def client(self, service: str = "gateway") -> httpx.AsyncClient:
         return httpx.AsyncClient(transport=transport(self.apps[service]), base_url=BASE)
+
+    async def metric(self, service: str, family: str) -> dict[tuple, float]:
+        """One metric family as ``service`` serves it (see ``helpers.metric_samples``)."""
+        async with self.client(service) as client:
+            return await metric_samples(client, family)
 
 
 @contextlib.asynccontextmanager

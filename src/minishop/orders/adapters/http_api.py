@@ -22,6 +22,7 @@ from minishop.orders.domain.model import (
     OrderNotFound,
     OrderRequest,
     OutOfStock,
+    PaidAfterExpiry,
     RequestedLine,
     UnknownProducts,
     UnknownUser,
@@ -191,6 +192,8 @@ def build_router(
         except OrderNotFound as exc:
             raise Problem(404, str(exc), type_="order-not-found") from exc
         except InvalidTransition as exc:
+            if isinstance(exc, PaidAfterExpiry):  # lost the race to the expiry
+                metrics.paid_after_expiry(order_id, body.payment_id)
             raise Problem(409, str(exc), type_="order-not-payable") from exc
         metrics.status_changed(order.status.value)
         return OrderOut.of(order)
