@@ -21,6 +21,7 @@ from minishop.orders.domain.model import (
     Order,
     OrderNotFound,
     OrderRequest,
+    OrderStatus,
     OutOfStock,
     PaidAfterExpiry,
     RequestedLine,
@@ -72,10 +73,18 @@ class OrderItemOut(BaseModel):
     unit_price: Money
 
 
+_SHOWN_STATUSES = [status.value for status in OrderStatus if status != OrderStatus.RESERVING]
+
+
 class OrderOut(BaseModel):
     order_id: int
     user_id: int
-    status: str
+    status: str = Field(
+        description="One of: " + ", ".join(_SHOWN_STATUSES) + ". An order left unpaid past the "
+        "payment timeout becomes expiring, then expired: its stock is back in the catalog "
+        "and it can no longer be paid.",
+        examples=["pending"],
+    )
     total: Money
     items: list[OrderItemOut]
     payment_id: str | None
