@@ -238,6 +238,7 @@ async def test_products_down_leaves_the_order_expiring_until_a_later_round(trace
     assert events.deferred_ids == [1] and events.expired_ids == []
     (failed,) = spans.get_finished_spans()
     assert failed.status.status_code == StatusCode.ERROR
+    assert failed.attributes["order.expiry_result"] == "deferred"
     inventory.down = False
     assert [order.id for order in await expiry.expire_unpaid()] == [1]
     assert orders.rows[1].status == OrderStatus.EXPIRED

@@ -21,6 +21,7 @@ from __future__ import annotations
 from datetime import UTC, datetime, timedelta
 
 from opentelemetry import trace
+from opentelemetry.trace import Status, StatusCode
 
 from minishop.orders.application.ports import ExpiringOrders, ExpiryEvents, Inventory
 from minishop.orders.domain.model import EXPIRABLE, DependencyUnavailable, Order
@@ -50,17 +51,14 @@ class OrderExpiry:
         unpaid_since = datetime.now(UTC) - self._timeout
         expired: list[Order] = []
         for order in await self._orders.expiry_candidates(unpaid_since, MAX_EXPIRIES_PER_ROUND):
-            try:
-                if await self._expire(order, unpaid_since):
-                    expired.append(order)
-            except DependencyUnavailable as exc:  # left expiring: the next round finishes it
-                self._events.deferred(order, str(exc))
+            if await self._expire(order, unpaid_since):
+                expired.append(order)
         return expired
 
     async def _expire(self, order: Order, unpaid_since: datetime) -> bool:
         with self._tracer.start_as_current_span("ExpireOrder") as span:
             span.set_attribute("order.id", order.id)
-            span.set_attribute("order.status", order.status.value)
+            span.set_attribute("order.status_before", order.status.value)
             span.set_attribute("order.total", cents_to_number(order.total_cents))
             span.set_attribute("order.timeout_seconds", self._timeout.total_seconds())
             if order.status in EXPIRABLE and not await self._orders.begin_expiry(
@@ -68,7 +66,14 @@ class OrderExpiry:
             ):
                 span.set_attribute("order.expiry_result", "moved_on")  # a payment won
                 return False
-            await self._inventory.release(order.reservation_id)
+            try:
+                await self._inventory.release(order.reservation_id)
+            except DependencyUnavailable as exc:  # left expiring: the next round finishes it
+                span.record_exception(exc)
+                span.set_status(Status(StatusCode.ERROR, str(exc)))
+                span.set_attribute("order.expiry_result", "deferred")
+                self._events.deferred(order, str(exc))
+                return False
             if not await self._orders.finish_expiry(order.id):
                 span.set_attribute("order.expiry_result", "finished_elsewhere")
                 return False
