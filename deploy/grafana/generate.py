@@ -487,6 +487,21 @@ def business() -> dict[str, Any]:
                     q(f"sum(rate(inventory_releases_total[{RATE}])) * 60", "released"),
                 ],
             ),
+            Panel(
+                "Supplier restocks",
+                [
+                    q(f"sum(rate(restocks_total[{RATE}])) * 60", "products restocked"),
+                    q(f"sum(rate(restocked_units_total[{RATE}])) * 60", "units delivered"),
+                ],
+                description="Per minute: the simulated supplier brings a product below the "
+                "threshold back to the target (Stock by product, above, jumps with each).",
+            ),
+            Panel(
+                "Orders expired",
+                [q(f"sum(rate(orders_expired_total[{RATE}])) * 60", "expired")],
+                description="Per minute: orders unpaid past the payment timeout; their stock "
+                "goes back (the releases above rise with them).",
+            ),
         ],
     )
 

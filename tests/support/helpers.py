@@ -8,6 +8,7 @@ from collections.abc import Awaitable, Callable
 from typing import TypeVar
 
 import httpx
+from prometheus_client.parser import text_string_to_metric_families
 
 PROBLEM = "application/problem+json"
 
@@ -108,3 +109,22 @@ async def count(client: httpx.AsyncClient, collection: str) -> int:
 
 def order_body(product_id: int = 1, quantity: int = 2, user_id: int = 1) -> dict:
     return {"user_id": user_id, "items": [{"product_id": product_id, "quantity": quantity}]}
+
+
+async def metric_samples(client: httpx.AsyncClient, family: str) -> dict[tuple, float]:
+    """The samples of one metric family a service serves, keyed by their sorted labels:
+    ``{(("service", "orders"),): 1.0}``."""
+    response = await client.get("/metrics")
+    assert response.status_code == 200, response.text
+    return {
+        tuple(sorted(sample.labels.items())): sample.value
+        for found in text_string_to_metric_families(response.text)
+        if found.name == family
+        for sample in found.samples
+    }
+
+
+def statement(span: object) -> str:
+    """The SQL a database span ran; empty for any other span."""
+    attributes = getattr(span, "attributes", None) or {}
+    return str(attributes.get("db.query.text", ""))

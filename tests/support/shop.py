@@ -16,6 +16,7 @@ from opentelemetry.sdk.trace.export.in_memory_span_exporter import InMemorySpanE
 
 from minishop.cli.loading import app_factory, settings_type
 from minishop.manifest import MANIFEST, Manifest
+from tests.support.helpers import metric_samples
 
 BASE = "http://shop.test"
 SHOP_SERVICES = tuple(entry.name for entry in MANIFEST.shop)
@@ -52,6 +53,11 @@ class Shop:
     def client(self, service: str = "gateway") -> httpx.AsyncClient:
         return httpx.AsyncClient(transport=transport(self.apps[service]), base_url=BASE)
 
+    async def metric(self, service: str, family: str) -> dict[tuple, float]:
+        """One metric family as ``service`` serves it (see ``helpers.metric_samples``)."""
+        async with self.client(service) as client:
+            return await metric_samples(client, family)
+
 
 @contextlib.asynccontextmanager
 async def running_shop(
@@ -65,10 +71,14 @@ async def running_shop(
     reconcile_interval_seconds: float = 15.0,
     orders_link: Callable[[httpx.AsyncBaseTransport], httpx.AsyncBaseTransport] | None = None,
     manifest: Manifest = MANIFEST,
+    service_options: Mapping[str, Mapping[str, object]] | None = None,
 ) -> AsyncIterator[Shop]:
     """Start every shop service of ``manifest`` (lifespans included), stop them in reverse.
 
     ``orders_link`` wraps the payments -> orders transport (to cut that link in a test).
+    ``service_options`` adds settings per service name. The simulated supplier is off
+    unless a test turns it on (``{"products": {"restock_interval_seconds": ...}}``), so
+    the stock a test sets stays as it set it.
     """
     databases = dict(database_settings or {})
     exporter = InMemorySpanExporter() if record_spans else None
@@ -85,7 +95,10 @@ async def running_shop(
             "latency_max_ms": 1,
         },
         "gateway": dict(gateway_options or {}),
+        "products": {"restock_interval_seconds": 0},
     }
+    for name, extra in (service_options or {}).items():
+        options[name] = {**options.get(name, {}), **extra}
     apps: dict[str, FastAPI] = {}
     for entry in manifest.shop:  # in start order: what a service calls is already built
         credentials = tokens if entry.holds_credentials else {}

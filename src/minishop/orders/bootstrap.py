@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from collections.abc import Mapping
+from datetime import timedelta
 from pathlib import Path
 
 import httpx
@@ -14,6 +15,7 @@ from minishop.orders.adapters import http_api, orm
 from minishop.orders.adapters.clients import HttpCatalog, HttpInventory, HttpUserDirectory
 from minishop.orders.adapters.repository import SqlOrderRepository
 from minishop.orders.adapters.telemetry import OrderMetrics
+from minishop.orders.application.expiry import OrderExpiry
 from minishop.orders.application.services import OrderService
 from minishop.orders.settings import OrdersSettings
 from minishop.platform.background import PeriodicJob
@@ -50,23 +52,33 @@ def create_app(
         transport=transports.get("products"),
         internal_token=settings.internal_token,
     )
+    repository = SqlOrderRepository(base.engine)
+    inventory = HttpInventory(products)
     service = OrderService(
-        SqlOrderRepository(base.engine),
-        HttpUserDirectory(users),
-        HttpCatalog(products),
-        HttpInventory(products),
-        tracer,
+        repository, HttpUserDirectory(users), HttpCatalog(products), inventory, tracer
     )
     reconciler = PeriodicJob(
         "reconcile-orders", settings.reconcile_interval_seconds, service.reconcile
     )
     metrics = OrderMetrics(base.telemetry.metrics)
+    expiry = OrderExpiry(
+        repository,
+        inventory,
+        metrics,
+        tracer,
+        timeout=timedelta(seconds=settings.payment_timeout_seconds),
+    )
+    # Each expiry is a business event (traced, reaching products); its poll stays quiet.
+    expiring = PeriodicJob(
+        "expire-orders", settings.expiry_interval_seconds, expiry.expire_unpaid, quiet=False
+    )
+    background = [reconciler, *([expiring] if settings.orders_expire else [])]
 
     async def close_clients() -> None:
         await users.aclose()
         await products.aclose()
 
-    return create_service_app(
+    app = create_service_app(
         ServiceParts(
             name=SERVICE,
             description="Orders and their lines, priced from the catalog.",
@@ -77,7 +89,9 @@ def create_app(
             migrations_dir=MIGRATIONS,
             database_schema=base.database_schema,
             readiness={"users": liveness_check(users), "products": liveness_check(products)},
-            on_startup=[reconciler.start],
-            on_shutdown=[reconciler.stop, close_clients],
+            on_startup=[job.start for job in background],
+            on_shutdown=[*(job.stop for job in background), close_clients],
         )
     )
+    app.state.order_expiry = expiry  # a test runs a round when it chooses
+    return app

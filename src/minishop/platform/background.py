@@ -14,10 +14,27 @@ _log = get_logger(__name__)
 
 
 class PeriodicJob:
-    def __init__(self, name: str, interval: float, job: Callable[[], Awaitable[object]]) -> None:
+    """Runs ``job`` now and then every ``interval`` seconds until stopped.
+
+    A quiet job (the default) is housekeeping, not traffic: its database statements and
+    calls make no spans, so an idle shop's trace store does not fill with polls. A job
+    whose work is a business event a person should see (a supplier's delivery, an order
+    expiring) passes ``quiet=False``: its spans, statements and calls are real traces,
+    and it keeps its own polling quiet (``suppress_instrumentation`` around the poll).
+    """
+
+    def __init__(
+        self,
+        name: str,
+        interval: float,
+        job: Callable[[], Awaitable[object]],
+        *,
+        quiet: bool = True,
+    ) -> None:
         self._name = name
         self._interval = interval
         self._job = job
+        self._quiet = quiet
         self._task: asyncio.Task[None] | None = None
 
     async def start(self) -> None:
@@ -33,7 +50,7 @@ class PeriodicJob:
     async def _run(self) -> None:
         while True:
             try:
-                with suppress_instrumentation():  # housekeeping, not traffic: no stray root spans
+                with suppress_instrumentation() if self._quiet else contextlib.nullcontext():
                     await self._job()
             except asyncio.CancelledError:
                 raise

@@ -7,12 +7,15 @@ from pathlib import Path
 from fastapi import FastAPI
 
 from minishop.observability import SpanExporter
+from minishop.platform.background import PeriodicJob
 from minishop.platform.foundation import build_foundation
 from minishop.platform.service_app import ServiceParts, create_service_app
 from minishop.products.adapters import http_api, orm
 from minishop.products.adapters.repository import SqlProductRepository
 from minishop.products.adapters.telemetry import InventoryMetrics
 from minishop.products.application.services import ProductService
+from minishop.products.application.supplier import Supplier
+from minishop.products.domain.model import RestockPolicy
 from minishop.products.settings import ProductsSettings
 
 SERVICE = "products"
@@ -25,10 +28,21 @@ def create_app(settings: ProductsSettings, *, span_exporter: SpanExporter | None
     service = ProductService(repository, base.telemetry.tracer)
     metrics = InventoryMetrics(base.telemetry.metrics)
 
+    supplier = Supplier(
+        repository,
+        RestockPolicy.create(settings.restock_threshold, settings.restock_target),
+        metrics,
+        base.telemetry.tracer,
+    )
+    # Its deliveries are business events (traced); it keeps its own polling quiet.
+    restocking = PeriodicJob(
+        "restock-products", settings.restock_interval_seconds, supplier.restock_low, quiet=False
+    )
+
     async def publish_stock() -> None:
         metrics.load(await repository.all_stock())
 
-    return create_service_app(
+    app = create_service_app(
         ServiceParts(
             name=SERVICE,
             description="The catalog and its stock.",
@@ -38,6 +52,9 @@ def create_app(settings: ProductsSettings, *, span_exporter: SpanExporter | None
             engine=base.engine,
             migrations_dir=MIGRATIONS,
             database_schema=base.database_schema,
-            on_startup=[publish_stock],
+            on_startup=[publish_stock, *([restocking.start] if settings.supplier_on else [])],
+            on_shutdown=[restocking.stop],
         )
     )
+    app.state.supplier = supplier  # a test runs a round when it chooses
+    return app

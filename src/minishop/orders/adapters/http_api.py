@@ -21,7 +21,9 @@ from minishop.orders.domain.model import (
     Order,
     OrderNotFound,
     OrderRequest,
+    OrderStatus,
     OutOfStock,
+    PaidAfterExpiry,
     RequestedLine,
     UnknownProducts,
     UnknownUser,
@@ -71,10 +73,18 @@ class OrderItemOut(BaseModel):
     unit_price: Money
 
 
+_SHOWN_STATUSES = [status.value for status in OrderStatus if status != OrderStatus.RESERVING]
+
+
 class OrderOut(BaseModel):
     order_id: int
     user_id: int
-    status: str
+    status: str = Field(
+        description="One of: " + ", ".join(_SHOWN_STATUSES) + ". An order left unpaid past the "
+        "payment timeout becomes expiring, then expired: its stock is back in the catalog "
+        "and it can no longer be paid.",
+        examples=["pending"],
+    )
     total: Money
     items: list[OrderItemOut]
     payment_id: str | None
@@ -191,6 +201,8 @@ def build_router(
         except OrderNotFound as exc:
             raise Problem(404, str(exc), type_="order-not-found") from exc
         except InvalidTransition as exc:
+            if isinstance(exc, PaidAfterExpiry):  # lost the race to the expiry
+                metrics.paid_after_expiry(order_id, body.payment_id)
             raise Problem(409, str(exc), type_="order-not-payable") from exc
         metrics.status_changed(order.status.value)
         return OrderOut.of(order)

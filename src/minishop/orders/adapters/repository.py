@@ -7,14 +7,22 @@ from collections.abc import Sequence
 from dataclasses import replace
 from datetime import UTC, datetime, timedelta
 
-from sqlalchemy import delete, insert, select, update
+from opentelemetry.instrumentation.utils import suppress_instrumentation
+from sqlalchemy import delete, insert, or_, select, update
 from sqlalchemy.engine import Row
 from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine
 
 from minishop.orders.adapters.orm import order_lines, orders
-from minishop.orders.domain.model import Order, OrderLine, OrderNotFound, OrderStatus
+from minishop.orders.domain.model import (
+    EXPIRABLE,
+    Order,
+    OrderLine,
+    OrderNotFound,
+    OrderStatus,
+)
 
 VISIBLE = [status.value for status in OrderStatus if status != OrderStatus.RESERVING]
+UNPAID = sorted(status.value for status in EXPIRABLE)
 
 
 def _aware(moment: datetime) -> datetime:
@@ -128,6 +136,55 @@ class SqlOrderRepository:
                 ).scalars()
             )
             return await self._load(connection, ids)
+
+    async def expiry_candidates(self, unpaid_since: datetime, limit: int) -> list[Order]:
+        """The expiry's poll: untraced, like a health probe, as it runs every few seconds
+        whether or not anything expires; each expiry it leads to is traced.
+
+        ``updated_at`` is when the order entered its status: a failed payment restarts the
+        clock, so a customer who just tried again is not cut off mid-retry.
+        """
+        with suppress_instrumentation():
+            async with self._engine.connect() as connection:
+                ids = list(
+                    (
+                        await connection.execute(
+                            select(orders.c.id)
+                            .where(
+                                or_(
+                                    orders.c.status == OrderStatus.EXPIRING.value,
+                                    orders.c.status.in_(UNPAID)
+                                    & (orders.c.updated_at < unpaid_since),
+                                )
+                            )
+                            .order_by(orders.c.updated_at, orders.c.id)
+                            .limit(limit)
+                        )
+                    ).scalars()
+                )
+                return await self._load(connection, ids)
+
+    async def begin_expiry(self, order_id: int, unpaid_since: datetime) -> bool:
+        async with self._engine.begin() as connection:
+            result = await connection.execute(
+                update(orders)
+                .where(
+                    orders.c.id == order_id,
+                    orders.c.status.in_(UNPAID),
+                    orders.c.updated_at < unpaid_since,
+                )
+                .values(status=OrderStatus.EXPIRING.value, updated_at=datetime.now(UTC))
+            )
+        return result.rowcount == 1
+
+    async def finish_expiry(self, order_id: int) -> bool:
+        async with self._engine.begin() as connection:
+            result = await connection.execute(
+                update(orders)
+                .where(orders.c.id == order_id, orders.c.status == OrderStatus.EXPIRING.value)
+                .values(status=OrderStatus.EXPIRED.value, updated_at=datetime.now(UTC))
+            )
+        return result.rowcount == 1
 
     @staticmethod
     async def _load(

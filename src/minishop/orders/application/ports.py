@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from collections.abc import Sequence
-from datetime import timedelta
+from datetime import datetime, timedelta
 from typing import Protocol
 
 from minishop.orders.domain.model import Order, OrderLine, OrderStatus, Reservation
@@ -33,6 +33,34 @@ class OrderRepository(Protocol):
         ...
 
     async def stale_reserving(self, older_than: timedelta) -> list[Order]: ...
+
+
+class ExpiringOrders(Protocol):
+    """The orders as their expiry sees them: the unpaid, and the two conditional moves."""
+
+    async def expiry_candidates(self, unpaid_since: datetime, limit: int) -> list[Order]:
+        """Up to ``limit`` orders waiting for payment since before ``unpaid_since``, and every
+        order left ``expiring`` (its stock may not be back yet), oldest first."""
+        ...
+
+    async def begin_expiry(self, order_id: int, unpaid_since: datetime) -> bool:
+        """Move the order to ``expiring`` only if it is still unpaid since before
+        ``unpaid_since``; False when a payment outcome moved it meanwhile."""
+        ...
+
+    async def finish_expiry(self, order_id: int) -> bool:
+        """``expiring`` -> ``expired``, once its stock is back; False if it was already."""
+        ...
+
+
+class ExpiryEvents(Protocol):
+    """Where an expiry is reported (counted and logged)."""
+
+    def expired(self, order: Order) -> None: ...
+
+    def deferred(self, order: Order, reason: str) -> None:
+        """The order could not expire completely this round (its stock not given back)."""
+        ...
 
 
 class UserDirectory(Protocol):

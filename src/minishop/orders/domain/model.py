@@ -23,9 +23,21 @@ class OrderStatus(StrEnum):
     PENDING = "pending"  # confirmed, waiting for payment
     PAID = "paid"
     PAYMENT_FAILED = "payment_failed"  # the last attempt failed; it may be paid again
+    EXPIRING = "expiring"  # unpaid too long: its stock is being given back; cannot be paid
+    EXPIRED = "expired"  # unpaid too long; its stock is back in the catalog
 
 
 PAYABLE = frozenset({OrderStatus.PENDING, OrderStatus.PAYMENT_FAILED})
+EXPIRABLE = PAYABLE
+EXPIRED_STATUSES = frozenset({OrderStatus.EXPIRING, OrderStatus.EXPIRED})
+"""An order still waiting for its payment expires after the payment timeout; a paid one never.
+
+The moves, each a conditional update so that two of them can never both happen:
+``reserving`` -> ``pending`` (stock held) -> ``paid`` | ``payment_failed`` (-> ``paid`` ...);
+``pending`` | ``payment_failed`` -> ``expiring`` (won against a payment arriving at the same
+moment) -> ``expired`` (stock given back). ``expiring`` is a step, not a resting place: it
+says the stock may not be back yet, so a crash between the two is finished on the next round.
+"""
 
 
 class InvalidOrder(ValueError):
@@ -59,6 +71,11 @@ class OutOfStock(Exception):
 
 class InvalidTransition(Exception):
     pass
+
+
+class PaidAfterExpiry(InvalidTransition):
+    """A charge that succeeded for an order that had expired meanwhile: the order keeps its
+    expiry (its stock is back in the catalog), and the charge is owed back to the customer."""
 
 
 class DependencyUnavailable(Exception):
@@ -177,5 +194,8 @@ class Order:
                 return OrderStatus.PAID  # the same outcome reported again
             raise InvalidTransition(f"Order {self.id} is already paid.")
         if self.status not in PAYABLE:
-            raise InvalidTransition(f"Order {self.id} is {self.status.value} and cannot be paid.")
+            refused = f"Order {self.id} is {self.status.value} and cannot be paid."
+            if succeeded and self.status in EXPIRED_STATUSES:
+                raise PaidAfterExpiry(refused)
+            raise InvalidTransition(refused)
         return OrderStatus.PAID if succeeded else OrderStatus.PAYMENT_FAILED

@@ -1,8 +1,10 @@
 """Catalog and stock stored with SQLAlchemy Core.
 
-Stock is only ever changed by a conditional ``UPDATE ... WHERE stock >= :q``:
-the database decides, atomically, whether there is enough, so two orders can
-never both take the last unit (no read-then-write race on either database).
+Stock is only ever changed by a relative, conditional ``UPDATE``: ``stock = stock - :q
+WHERE stock >= :q`` for an order, ``stock = stock + :n`` to give back or deliver. The
+database decides, atomically, whether there is enough, so two orders can never both take
+the last unit, and no change is lost to another (no read-then-write race on either
+database).
 """
 
 from __future__ import annotations
@@ -10,6 +12,7 @@ from __future__ import annotations
 from collections.abc import Sequence
 from datetime import UTC, datetime
 
+from opentelemetry.instrumentation.utils import suppress_instrumentation
 from sqlalchemy import insert, select, update
 from sqlalchemy.engine import Row
 from sqlalchemy.exc import IntegrityError
@@ -82,6 +85,41 @@ class SqlProductRepository:
     async def all_stock(self) -> list[Product]:
         async with self._engine.connect() as connection:
             return [_to_product(row) for row in await connection.execute(select(products))]
+
+    async def below(self, threshold: int, limit: int) -> list[StockLevel]:
+        """Products holding fewer than ``threshold`` units: the supplier's poll.
+
+        Untraced, like a health probe: the supplier asks every few seconds, and an idle
+        shop's traces would otherwise be nothing but this query. The deliveries it leads
+        to are traced.
+        """
+        with suppress_instrumentation():
+            async with self._engine.connect() as connection:
+                rows = await connection.execute(
+                    select(products.c.id, products.c.stock)
+                    .where(products.c.stock < threshold)
+                    .order_by(products.c.id)
+                    .limit(limit)
+                )
+                return [StockLevel(product_id, units) for product_id, units in rows]
+
+    async def restock(self, product_id: int, units: int, below: int) -> int | None:
+        """``stock = stock + units``, computed by the database under its row lock.
+
+        Never a stock value written from an earlier read: a deduction committed between
+        the supplier's poll and this update is kept (the units are added to what is there
+        now). The condition is checked at write time too, so two suppliers (two replicas
+        of the service) polling at once deliver once.
+        """
+        async with self._engine.begin() as connection:
+            return (
+                await connection.execute(
+                    update(products)
+                    .where(products.c.id == product_id, products.c.stock < below)
+                    .values(stock=products.c.stock + units)
+                    .returning(products.c.stock)
+                )
+            ).scalar_one_or_none()
 
     async def deduct(self, deduction: Deduction) -> DeductionResult:
         try:

@@ -11,6 +11,8 @@ from minishop.products.domain.model import (
     NewProduct,
     Product,
     Release,
+    Restock,
+    StockLevel,
 )
 
 
@@ -36,3 +38,23 @@ class ProductRepository(Protocol):
     async def release(self, reservation_id: str) -> Release:
         """Give a reservation's stock back once; nothing (no stock after) if none is held."""
         ...
+
+
+class SupplierStock(Protocol):
+    """The stock as the simulated supplier sees it: what runs low, and deliveries."""
+
+    async def below(self, threshold: int, limit: int) -> list[StockLevel]:
+        """Up to ``limit`` products holding fewer than ``threshold`` units, lowest id first."""
+        ...
+
+    async def restock(self, product_id: int, units: int, below: int) -> int | None:
+        """Add ``units`` to the product's stock in one atomic update, only while it still
+        holds fewer than ``below`` units; the stock after, or None when nothing was added
+        (restocked meanwhile, or gone)."""
+        ...
+
+
+class RestockEvents(Protocol):
+    """Where a delivery is reported (counted, logged, the stock gauge moved)."""
+
+    def restocked(self, restock: Restock) -> None: ...

@@ -158,3 +158,44 @@ class Release:
     @property
     def released(self) -> bool:
         return bool(self.stock_after)
+
+
+class InvalidRestockPolicy(ValueError):
+    """The supplier's threshold and target cannot work together."""
+
+
+@dataclass(frozen=True)
+class RestockPolicy:
+    """When the simulated supplier delivers, and how much.
+
+    A product whose stock falls below ``threshold`` is brought back up to ``target``:
+    sustained orders then never drain the catalog, and a restock is a business event
+    (a delivery) rather than a trickle of single units.
+    """
+
+    threshold: int
+    target: int
+
+    @classmethod
+    def create(cls, threshold: int, target: int) -> RestockPolicy:
+        if not 0 < threshold <= MAX_STOCK:
+            raise InvalidRestockPolicy(f"the threshold must be between 1 and {MAX_STOCK}")
+        if not threshold < target <= MAX_STOCK:
+            raise InvalidRestockPolicy(
+                f"the target must be above the threshold ({threshold}) and at most {MAX_STOCK}"
+            )
+        return cls(threshold, target)
+
+    def units_for(self, stock: int) -> int:
+        """Units to deliver for a product holding ``stock``: none unless it is below the
+        threshold, else what brings it to the target."""
+        return self.target - stock if 0 <= stock < self.threshold else 0
+
+
+@dataclass(frozen=True)
+class Restock:
+    """Units delivered to one product, and its stock after the delivery."""
+
+    product_id: int
+    units: int
+    stock_after: int
