@@ -3,7 +3,9 @@ saved, and nothing else from the disk."""
 
 from __future__ import annotations
 
+import asyncio
 import re
+import time
 from collections.abc import AsyncIterator
 from pathlib import Path
 
@@ -14,7 +16,10 @@ from fastapi import FastAPI
 from minishop.console.adapters.web.profiles import SPEEDSCOPE_DIR, profile_path
 from minishop.console.bootstrap import create_app
 from minishop.console.settings import ConsoleSettings
+from minishop.platform.profiling import CpuProfiler
 from tests.api.test_access import call_raw
+from tests.console.conftest import ServerThread
+from tests.support.browser import chromium
 
 SAVED = "orders-20261124T101500Z.speedscope.json"
 BODY = b'{"$schema": "https://www.speedscope.app/file-format-schema.json", "profiles": []}'
@@ -130,3 +135,51 @@ def test_which_names_may_be_served(tmp_path: Path, name: str, served: bool) -> N
     if served:
         (tmp_path / name).write_bytes(BODY)
     assert (profile_path(tmp_path, name) is not None) is served
+
+
+def spin_for_the_viewer_test(milliseconds: float) -> None:
+    deadline = time.perf_counter() + milliseconds / 1000
+    while time.perf_counter() < deadline:
+        pass
+
+
+async def _recorded_profile() -> bytes:
+    """A real profile of this thread's loop while it runs a function with a distinctive name."""
+    stop = asyncio.Event()
+
+    async def busy() -> None:
+        while not stop.is_set():
+            spin_for_the_viewer_test(20)
+            await asyncio.sleep(0.01)
+
+    worker = asyncio.create_task(busy())
+    recorded = await CpuProfiler().record(1, description="the viewer test")
+    stop.set()
+    await worker
+    return recorded.body
+
+
+@pytest.mark.browser
+def test_the_viewer_opens_a_saved_profile_by_its_link(tmp_path: Path) -> None:
+    name = "products-20261124T120000Z.speedscope.json"
+    (tmp_path / "profiles").mkdir()
+    (tmp_path / "profiles" / name).write_bytes(asyncio.run(_recorded_profile()))
+    app = create_app(ConsoleSettings(data_dir=tmp_path, otlp_port=1, log_level="WARNING"))
+    with ServerThread(app) as url, chromium() as browser:
+        page = browser.new_page()
+        errors: list[str] = []
+        page.on("pageerror", lambda error: errors.append(str(error)))
+        offsite: list[str] = []
+        page.on(
+            "request",
+            lambda request: None if request.url.startswith(url) else offsite.append(request.url),
+        )
+        page.goto(f"{url}/profiles")
+        page.click(f"text={name}")
+        # The viewer loaded the file through the link: its title is the profile's name.
+        page.wait_for_function("document.title.includes('the viewer test')", timeout=15_000)
+        page.goto(f"{url}/speedscope/#profileURL=/profiles/{name}&view=sandwich")
+        page.reload()  # a new hash alone does not reload the viewer
+        page.wait_for_selector("text=spin_for_the_viewer_test", timeout=15_000)
+    assert not errors, errors
+    assert not offsite, offsite  # offline: everything from the console
