@@ -18,7 +18,7 @@ import orjson
 import pytest
 from fastapi import APIRouter, FastAPI
 
-from minishop.platform.profiling import PROCESS_PROFILER, PROFILE_PATH
+from minishop.platform.profiling import PROCESS_PROFILER, PROFILE_PATH, CpuProfiler
 from minishop.platform.service_app import ServiceParts, create_service_app, service_telemetry
 from minishop.platform.settings import ServiceSettings
 from tests.support.helpers import assert_problem
@@ -92,8 +92,33 @@ async def test_the_profile_names_the_function_the_service_ran_meanwhile(tmp_path
     assert "spin_for_the_profiler_test" in names
     assert "spin" in names  # its handler, under the request's middleware
     profile = response.json()["profiles"][0]
-    assert 0.9 <= profile["endValue"] <= 5  # seconds of wall time, as asked
+    assert profile["unit"] == "seconds" and profile["endValue"] >= 0.9  # the second asked for
     assert not PROCESS_PROFILER.recording
+
+
+def brief_burst_for_the_profiler_test(milliseconds: float) -> None:
+    deadline = time.perf_counter() + milliseconds / 1000
+    while time.perf_counter() < deadline:
+        pass
+
+
+async def test_short_bursts_of_a_hot_function_are_in_the_profile() -> None:
+    """Bursts of 8 ms (longer than the 5 ms sample interval, so each is sampled), each under
+    1 % of the profile: a timeline renderer that drops small nodes would lose every one."""
+    stop = asyncio.Event()
+
+    async def bursts() -> None:
+        while not stop.is_set():
+            brief_burst_for_the_profiler_test(8)
+            await asyncio.sleep(0.1)
+
+    worker = asyncio.create_task(bursts())
+    try:
+        recorded = await CpuProfiler().record(1, description="bursts")
+    finally:
+        stop.set()
+        await worker
+    assert "brief_burst_for_the_profiler_test" in speedscope_frames(orjson.loads(recorded.body))
 
 
 async def test_the_profiler_needs_the_admin_token(tmp_path: Path) -> None:

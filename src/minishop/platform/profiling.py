@@ -51,9 +51,11 @@ MIN_SECONDS = 1
 MAX_SECONDS = 60
 DEFAULT_SECONDS = 10
 SAMPLE_INTERVAL_SECONDS = 0.005
-"""200 samples a second at most (Go's pprof takes 100): a function that holds the loop for
-a few ms is named. The overhead hardly depends on it (pyinstrument's hook runs on every
-call); the samples' memory and the file's size do (1 ms: ~4x the file, ~10x the memory)."""
+"""200 samples a second at most (Go's pprof takes 100). pyinstrument samples at the first
+call or return once the interval has passed, so a stretch that holds the loop for longer
+than it is always sampled; one shorter, right after the loop was idle, may never be. The
+overhead hardly depends on it (pyinstrument's hook runs on every call); the samples' memory
+and the file's size do (1 ms: ~4x the file and ~5x the memory of 5 ms, measured in process)."""
 KEEP_EVERY_NODE = {"filter_threshold": 0}
 """pyinstrument drops the nodes under 1 % of the profile by default. Its speedscope output
 is a timeline, one node per stretch of time, so each 30 ms burst of a hot function would
