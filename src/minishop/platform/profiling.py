@@ -55,7 +55,8 @@ SAMPLE_INTERVAL_SECONDS = 0.005
 call or return once the interval has passed, so a stretch that holds the loop for longer
 than it is always sampled; one shorter, right after the loop was idle, may never be. The
 overhead hardly depends on it (pyinstrument's hook runs on every call); the samples' memory
-and the file's size do (1 ms: ~4x the file and ~5x the memory of 5 ms, measured in process)."""
+and the file's size do: a 5 s profile of a loop 10 % busy with deep stacks, in process, made
+956 KB and +17 MB RSS at 1 ms, 124 KB and +3.4 MB at 5 ms."""
 KEEP_EVERY_NODE = {"filter_threshold": 0}
 """pyinstrument drops the nodes under 1 % of the profile by default. Its speedscope output
 is a timeline, one node per stretch of time, so each 30 ms burst of a hot function would
