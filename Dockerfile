@@ -11,11 +11,14 @@ FROM python:3.11.11-slim-bookworm AS build
 WORKDIR /src
 COPY pyproject.toml README.md ./
 COPY src ./src
-# The same three files ./dev copies, packaged with the wheel (static/vendor).
+# The same files ./dev copies, packaged with the wheel (static/vendor): three files, and
+# speedscope's release build (the console's CPU profile viewer) as a folder.
 COPY --from=assets /assets/node_modules/uplot/dist/uPlot.iife.min.js \
      /assets/node_modules/uplot/dist/uPlot.min.css \
      /assets/node_modules/htmx.org/dist/htmx.min.js \
      ./src/minishop/console/adapters/web/static/vendor/
+COPY --from=assets /assets/node_modules/speedscope/dist/release/ \
+     ./src/minishop/console/adapters/web/static/vendor/speedscope/
 RUN pip wheel --no-cache-dir --wheel-dir /wheels .
 
 FROM python:3.11.11-slim-bookworm

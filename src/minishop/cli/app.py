@@ -32,6 +32,7 @@ from minishop.cli.deploy_files import check_deploy_files
 from minishop.cli.load import load, load_processes
 from minishop.cli.loading import ServiceCodeError, app_factory, settings_type
 from minishop.cli.output import fail
+from minishop.cli.profile import profile
 from minishop.cli.provider import provider
 from minishop.cli.stack import (
     StackPlan,
@@ -67,6 +68,7 @@ cli = typer.Typer(
 cli.command()(provider)  # fault injection through payments' /admin route (cli/provider.py)
 cli.add_typer(chaos, name="chaos")  # fault flags (cli/chaos.py)
 cli.command()(load)  # simulated shoppers, Locust in a child process (cli/load.py)
+cli.command()(profile)  # CPU profiles through each service's /debug route (cli/profile.py)
 
 
 def _bad_setting(prefix: str, error: ValidationError) -> str:

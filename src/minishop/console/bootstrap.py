@@ -21,6 +21,7 @@ from minishop.console.adapters.web.dashboards import (
     default_dashboards_dir,
 )
 from minishop.console.adapters.web.pages import build_pages_router, mount_static
+from minishop.console.adapters.web.profiles import build_profiles_router, mount_speedscope
 from minishop.console.application.ingest import Ingest
 from minishop.console.settings import ConsoleSettings
 from minishop.manifest import MANIFEST
@@ -69,6 +70,7 @@ def create_app(settings: ConsoleSettings, *, span_exporter: SpanExporter | None 
             routers=[
                 build_api_router(store),
                 build_pages_router(store, lab, settings),
+                build_profiles_router(settings),
                 build_dashboards_router(
                     settings.dashboards_dir or default_dashboards_dir(),
                     prometheus,
@@ -89,6 +91,7 @@ def create_app(settings: ConsoleSettings, *, span_exporter: SpanExporter | None 
         )
     )
     mount_static(app)
+    mount_speedscope(app)
     app.add_middleware(ByLocalPort, port=settings.otlp_port, other=receiver)
     app.state.extra_ports = (settings.otlp_port,)
     app.state.store = store

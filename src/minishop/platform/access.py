@@ -1,10 +1,14 @@
-"""Who may call a service's ``/internal/*`` and ``/admin/*`` routes.
+"""Who may call a service's ``/internal/*``, ``/admin/*`` and ``/debug/*`` routes.
 
 ``/internal/*`` routes are service-to-service calls (orders -> products, payments ->
 orders): they require the shop's shared secret in ``X-Internal-Token``. ``/admin/*``
-routes (fault injection) require ``Authorization: Bearer <admin token>`` (CONTRACT §9).
-Both answer 401 without the credential and 403 with a wrong one, and fail closed: a
-service started without the token refuses every call to the routes it guards.
+routes (fault injection) require ``Authorization: Bearer <admin token>`` (CONTRACT §9),
+and so do ``/debug/*`` routes (the CPU profiler, ``platform.profiling``): a profile shows
+the service's code paths and costs it CPU while it runs. Each answers 401 without the
+credential and 403 with a wrong one, and fails closed: a service started without the token
+refuses every call to the routes it guards. The gateway and the lab's tools are never given
+the admin token (see ``ServiceEntry.holds_credentials``), so under ``minishop up`` their
+``/debug`` routes refuse every call; the refusal says so (``withheld``).
 
 A plain ASGI middleware, before routing and before the body is read. It decides on every
 reading of the path a router or a proxy could make (the decoded path, the raw path
@@ -35,6 +39,7 @@ from minishop.platform.settings import ADMIN_TOKEN_VARIABLE, INTERNAL_TOKEN_VARI
 INTERNAL_TOKEN_HEADER = "X-Internal-Token"
 INTERNAL_PREFIX = "internal"
 ADMIN_PREFIX = "admin"
+DEBUG_PREFIX = "debug"
 # Percent-decoding stops after this many rounds; a path still encoded then is guarded.
 _MAX_DECODE_ROUNDS = 4
 
@@ -67,7 +72,8 @@ INTERNAL = Zone(
     INTERNAL_PREFIX, INTERNAL_TOKEN_VARIABLE, INTERNAL_TOKEN_HEADER.lower().encode(), bearer=False
 )
 ADMIN = Zone(ADMIN_PREFIX, ADMIN_TOKEN_VARIABLE, b"authorization", bearer=True)
-ZONES = (INTERNAL, ADMIN)
+DEBUG = Zone(DEBUG_PREFIX, ADMIN_TOKEN_VARIABLE, b"authorization", bearer=True)
+ZONES = (INTERNAL, ADMIN, DEBUG)
 
 
 def _resolve(path: str) -> str:
@@ -125,10 +131,14 @@ class AccessGuard:
         internal_token: SecretStr | None,
         admin_token: SecretStr | None,
         zones: Sequence[Zone] = ZONES,
+        withheld: str | None = None,
     ) -> None:
+        """``withheld`` names this process when ``minishop up`` never gives it the tokens
+        (the gateway, the lab's tools): a refusal for a missing token then says so."""
         self.app = app
         self._zones = tuple(zones)
         self._tokens = _tokens_by_zone(internal_token, admin_token)
+        self._withheld = withheld
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
         if scope["type"] == "http":
@@ -148,9 +158,7 @@ class AccessGuard:
         if expected is None:
             return problem_response(
                 403,
-                f"{zone.variable} is not set on this service: its /{zone.segment} routes "
-                "refuse every call. Start the shop with `minishop up`, or set the same "
-                f"{zone.variable} on every service.",
+                _closed_detail(zone, self._withheld),
                 request=request,
                 type_="forbidden",
                 title="Forbidden",
@@ -180,6 +188,22 @@ class AccessGuard:
         return None
 
 
+def _closed_detail(zone: Zone, withheld: str | None) -> str:
+    """Why every call to ``zone`` is refused, and what would open it."""
+    if withheld is not None:
+        return (
+            f"{withheld} is never given {zone.variable}: it faces clients or is a lab tool, "
+            f"so a breach of it yields no credential. Its /{zone.segment} routes refuse every "
+            f"call. To use them, run it alone with a token of its own: "
+            f"{zone.variable}=<token> minishop serve {withheld}."
+        )
+    return (
+        f"{zone.variable} is not set on this service: its /{zone.segment} routes "
+        "refuse every call. Start the shop with `minishop up`, or set the same "
+        f"{zone.variable} on every service."
+    )
+
+
 def _token_bytes(token: SecretStr | None) -> bytes | None:
     if token is None:
         return None
@@ -190,7 +214,8 @@ def _token_bytes(token: SecretStr | None) -> bytes | None:
 def _tokens_by_zone(
     internal_token: SecretStr | None, admin_token: SecretStr | None
 ) -> dict[Zone, bytes | None]:
-    return {INTERNAL: _token_bytes(internal_token), ADMIN: _token_bytes(admin_token)}
+    admin = _token_bytes(admin_token)
+    return {INTERNAL: _token_bytes(internal_token), ADMIN: admin, DEBUG: admin}
 
 
 def closed_zones(

@@ -31,6 +31,7 @@ from minishop.platform.fault_flags import flags_router, service_flags
 from minishop.platform.fault_injection import FaultInjectionMiddleware
 from minishop.platform.openapi import ResponseRule, default_rules, install_problem_documentation
 from minishop.platform.problems import UnexpectedErrorMiddleware, install_problem_handlers
+from minishop.platform.profiling import debug_router
 from minishop.platform.readiness import FAULT_CHECK, ReadinessGauge, fault_flag_check
 from minishop.platform.settings import ServiceSettings
 
@@ -83,6 +84,10 @@ def create_service_app(parts: ServiceParts) -> FastAPI:
     routers = list(parts.routers)
     if _holds_credentials(parts.name):  # the gateway has no admin token to guard it with
         routers.append(flags_router(flags))
+    # Every process has the profiler; where `minishop up` withholds the admin token it
+    # refuses every call, and is left out of the process's OpenAPI document.
+    withheld = _withheld(parts.name)
+    routers.append(debug_router(parts.name, documented=withheld is None))
     guarded = document_guarded_routes(routers)
     closed = closed_zones(guarded, settings.internal_token, settings.admin_token)
     if engine is not None:
@@ -121,6 +126,13 @@ def create_service_app(parts: ServiceParts) -> FastAPI:
             await hook()
         await readiness.start()
         for zone in closed:
+            if withheld is not None:  # by design (the manifest): nothing to warn about
+                log.info(
+                    f"every call to /{zone.segment}/* is refused: this process is never "
+                    f"given {zone.variable}",
+                    variable=zone.variable,
+                )
+                continue
             log.warning(
                 f"{zone.variable} is not set: every call to /{zone.segment}/* is refused",
                 variable=zone.variable,
@@ -179,6 +191,7 @@ def create_service_app(parts: ServiceParts) -> FastAPI:
             zones=guarded,
             internal_token=settings.internal_token,
             admin_token=settings.admin_token,
+            withheld=withheld,
         )
     # Faults (service_latency, cpu_burn) before the guard and the body's read deadline,
     # inside observability: the span, the latency histogram and the access line show them.
@@ -197,6 +210,13 @@ def _holds_credentials(service: str) -> bool:
         return MANIFEST.service(service).holds_credentials
     except KeyError:  # a service a test builds outside the manifest
         return False
+
+
+def _withheld(service: str) -> str | None:
+    """``service`` when the manifest says `minishop up` never gives it the tokens."""
+    if service in MANIFEST and not MANIFEST.service(service).holds_credentials:
+        return service
+    return None
 
 
 def _untraced_ping(engine: AsyncEngine) -> HealthCheck:

@@ -100,6 +100,11 @@ class _Page:
         return templates.TemplateResponse(request, name, full, status_code=status_code)
 
 
+def page_renderer(settings: ConsoleSettings) -> _Page:
+    """How the console's other routers render a page like these ones (profiles)."""
+    return _Page(settings)
+
+
 def _window(
     request: Request, default_since: str = DEFAULT_RANGE
 ) -> tuple[str, str, int | None, int | None, str]:
