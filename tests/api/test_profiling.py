@@ -21,6 +21,7 @@ from fastapi import APIRouter, FastAPI
 from minishop.platform.profiling import PROCESS_PROFILER, PROFILE_PATH, CpuProfiler
 from minishop.platform.service_app import ServiceParts, create_service_app, service_telemetry
 from minishop.platform.settings import ServiceSettings
+from tests.support.flags import switch_off, switch_on
 from tests.support.helpers import assert_problem
 from tests.support.profiles import speedscope_frames
 from tests.support.shop import ADMIN_HEADERS, ADMIN_TOKEN, BASE, Shop, transport
@@ -210,3 +211,21 @@ async def test_a_profile_of_a_real_service_is_valid_speedscope(sqlite_shop: Shop
     document = orjson.loads(response.content)
     assert "products (pid" in document["name"]
     speedscope_frames(document)
+
+
+async def test_the_cpu_burn_fault_is_found_by_name_in_the_profile(sqlite_shop: Shop) -> None:
+    """The puzzle's answer: with ``cpu_burn`` on, products' profile names the hot function."""
+    switch_on(sqlite_shop, "cpu_burn", "products", "15")
+    products = sqlite_shop.client("products")
+    gateway = sqlite_shop.client()
+    async with products, gateway:
+        profiling = asyncio.create_task(
+            products.get(PROFILE_PATH, params={"seconds": 1}, headers=ADMIN_HEADERS)
+        )
+        await _until_recording()
+        while PROCESS_PROFILER.recording:  # shoppers browse while it samples
+            assert (await gateway.get("/api/v1/products/1")).status_code == 200
+        response = await profiling
+    assert response.status_code == 200, response.text
+    assert "burn_cpu_for_fault" in speedscope_frames(response.json())
+    switch_off(sqlite_shop, "cpu_burn")
