@@ -22,7 +22,7 @@ def _scope(path: str, raw: str | None = None) -> dict[str, Any]:
     ("path", "raw", "zones"),
     [
         ("/internal/inventory/deductions", None, [INTERNAL]),
-        ("/admin/provider", "/admin/provider", [ADMIN]),
+        ("/admin/flags", "/admin/flags", [ADMIN]),
         ("/Internal/x", None, [INTERNAL]),
         ("//internal/x", None, [INTERNAL]),
         ("/./internal/x", None, [INTERNAL]),
@@ -46,7 +46,7 @@ def test_every_reading_of_the_path_is_checked(
 
 
 def test_only_the_zones_a_service_has_are_guarded() -> None:
-    assert guarded_zones(_scope("/admin/provider"), [INTERNAL]) == []
+    assert guarded_zones(_scope("/admin/flags"), [INTERNAL]) == []
 
 
 def test_tokens_come_from_the_shared_variables_only(monkeypatch: pytest.MonkeyPatch) -> None:

@@ -31,7 +31,6 @@ from minishop.cli.console_wiring import (
 from minishop.cli.deploy_files import check_deploy_files
 from minishop.cli.loading import ServiceCodeError, app_factory, settings_type
 from minishop.cli.output import fail
-from minishop.cli.provider import provider
 from minishop.cli.stack import (
     StackPlan,
     StackSettings,
@@ -63,7 +62,6 @@ cli = typer.Typer(
     pretty_exceptions_enable=False,
 )
 
-cli.command()(provider)  # fault injection through payments' /admin route (cli/provider.py)
 cli.add_typer(chaos, name="chaos")  # fault flags (cli/chaos.py)
 
 

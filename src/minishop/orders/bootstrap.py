@@ -12,11 +12,13 @@ from minishop.manifest import MANIFEST
 from minishop.observability import SpanExporter
 from minishop.orders.adapters import http_api, orm
 from minishop.orders.adapters.clients import HttpCatalog, HttpInventory, HttpUserDirectory
+from minishop.orders.adapters.memory_leak import MemoryLeak
 from minishop.orders.adapters.repository import SqlOrderRepository
 from minishop.orders.adapters.telemetry import OrderMetrics
 from minishop.orders.application.services import OrderService
 from minishop.orders.settings import OrdersSettings
 from minishop.platform.background import PeriodicJob
+from minishop.platform.fault_flags import service_flags
 from minishop.platform.foundation import build_foundation
 from minishop.platform.http import build_client, liveness_check
 from minishop.platform.service_app import ServiceParts, create_service_app
@@ -41,6 +43,7 @@ def create_app(
         tracer=tracer,
         timeout=settings.http_timeout_seconds,
         transport=transports.get("users"),
+        metrics=base.telemetry.metrics,
     )
     products = build_client(
         settings.url_of(MANIFEST.service("products")),
@@ -48,6 +51,7 @@ def create_app(
         tracer=tracer,
         timeout=settings.http_timeout_seconds,
         transport=transports.get("products"),
+        metrics=base.telemetry.metrics,
         internal_token=settings.internal_token,
     )
     service = OrderService(
@@ -61,6 +65,10 @@ def create_app(
         "reconcile-orders", settings.reconcile_interval_seconds, service.reconcile
     )
     metrics = OrderMetrics(base.telemetry.metrics)
+    # Every API request reads the fault flags: orders_memory_leak keeps memory on each.
+    flags = service_flags(SERVICE, settings, base.telemetry.metrics)
+    leak = MemoryLeak(flags)
+    api = http_api.build_router(service, base.idempotency, metrics, on_request=leak.on_request)
 
     async def close_clients() -> None:
         await users.aclose()
@@ -71,7 +79,7 @@ def create_app(
             name=SERVICE,
             description="Orders and their lines, priced from the catalog.",
             telemetry=base.telemetry,
-            routers=[http_api.build_router(service, base.idempotency, metrics)],
+            routers=[api],
             settings=settings,
             engine=base.engine,
             migrations_dir=MIGRATIONS,
@@ -79,5 +87,6 @@ def create_app(
             readiness={"users": liveness_check(users), "products": liveness_check(products)},
             on_startup=[reconciler.start],
             on_shutdown=[reconciler.stop, close_clients],
+            flags=flags,
         )
     )

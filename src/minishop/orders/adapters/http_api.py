@@ -2,10 +2,11 @@
 
 from __future__ import annotations
 
+from collections.abc import Awaitable, Callable
 from datetime import datetime
 from typing import Annotated
 
-from fastapi import APIRouter, Query, Request, Response
+from fastapi import APIRouter, Depends, Query, Request, Response
 from pydantic import BaseModel, ConfigDict, Field, StrictBool
 
 from minishop.orders.adapters.telemetry import OrderMetrics
@@ -131,9 +132,13 @@ _REJECTION_REASONS = {
 
 
 def build_router(
-    service: OrderService, store: IdempotencyStore, metrics: OrderMetrics
+    service: OrderService,
+    store: IdempotencyStore,
+    metrics: OrderMetrics,
+    on_request: Callable[[], Awaitable[None]] | None = None,
 ) -> APIRouter:
-    router = APIRouter()
+    """``on_request`` runs before every route's handler (the memory-leak fault's hook)."""
+    router = APIRouter(dependencies=[Depends(on_request)] if on_request else [])
 
     @router.post(
         "/api/v1/orders",
