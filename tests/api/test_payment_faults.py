@@ -12,56 +12,16 @@ import io
 from pathlib import Path
 
 import httpx
-import orjson
 import pytest
-from opentelemetry.sdk.trace import ReadableSpan
 from opentelemetry.trace import StatusCode
-from prometheus_client.parser import text_string_to_metric_families
 
 from minishop.observability.logging import configure_logging, get_logger
 from minishop.payments.adapters import http_api as payments_api
 from minishop.payments.domain.model import FAILURE_REASONS
 from tests.support.flag_switch import switch_off, switch_on
 from tests.support.helpers import assert_problem, order_body
+from tests.support.observed import flag_events, log_lines, value
 from tests.support.shop import Shop, running_shop
-
-
-def samples(metrics_text: str, name: str) -> list[tuple[dict[str, str], float]]:
-    """Each sample called ``name`` in a ``/metrics`` answer: (labels, value)."""
-    return [
-        (sample.labels, sample.value)
-        for family in text_string_to_metric_families(metrics_text)
-        for sample in family.samples
-        if sample.name == name
-    ]
-
-
-def value(metrics_text: str, name: str, **labels: str) -> float:
-    """The sum of ``name``'s samples whose labels include ``labels`` (0 when none)."""
-    return sum(
-        found
-        for sample_labels, found in samples(metrics_text, name)
-        if labels.items() <= sample_labels.items()
-    )
-
-
-def flag_events(span: ReadableSpan, key: str) -> list[dict]:
-    return [
-        dict(event.attributes or {})
-        for event in span.events
-        if event.name == "feature_flag.evaluation"
-        and (event.attributes or {}).get("feature_flag.key") == key
-    ]
-
-
-def log_lines(output: str) -> list[dict]:
-    lines = []
-    for raw in output.splitlines():
-        try:
-            lines.append(orjson.loads(raw))
-        except orjson.JSONDecodeError:
-            continue
-    return lines
 
 
 async def _new_order(client: httpx.AsyncClient) -> int:
