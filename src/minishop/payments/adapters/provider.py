@@ -23,7 +23,12 @@ import random
 from dataclasses import dataclass
 
 from minishop.flags import FlagSource, record_evaluation
-from minishop.payments.domain.model import FAILURE_REASONS, ChargeOutcome, ProviderUnreachable
+from minishop.payments.domain.model import (
+    FAILURE_REASONS,
+    MAX_PROVIDER_LATENCY_MS,
+    ChargeOutcome,
+    ProviderUnreachable,
+)
 
 PROVIDER_ADDRESS = ("provider.payments.invalid", 443)
 """Where the simulated provider lives, as a connection error names it (a reserved name)."""
@@ -42,8 +47,9 @@ class ProviderBehaviour:
     def validate(self) -> ProviderBehaviour:
         if not 0.0 <= self.failure_rate <= 1.0:
             raise ValueError("failure_rate must be between 0 and 1")
-        if not 0 <= self.latency_min_ms <= self.latency_max_ms <= 60_000:
-            raise ValueError("latency must satisfy 0 <= min <= max <= 60000 ms")
+        if not 0 <= self.latency_min_ms <= self.latency_max_ms <= MAX_PROVIDER_LATENCY_MS:
+            limit = MAX_PROVIDER_LATENCY_MS
+            raise ValueError(f"latency must satisfy 0 <= min <= max <= {limit} ms")
         return self
 
 
