@@ -12,7 +12,7 @@ from minishop.manifest import MANIFEST
 from minishop.observability import SpanExporter
 from minishop.orders.adapters import http_api, orm
 from minishop.orders.adapters.clients import HttpCatalog, HttpInventory, HttpUserDirectory
-from minishop.orders.adapters.memory_leak import MemoryLeak
+from minishop.orders.adapters.memory_leak import MemoryLeak, hooked_routes
 from minishop.orders.adapters.repository import SqlOrderRepository
 from minishop.orders.adapters.telemetry import OrderMetrics
 from minishop.orders.application.services import OrderService
@@ -68,7 +68,9 @@ def create_app(
     # Every API request reads the fault flags: orders_memory_leak keeps memory on each.
     flags = service_flags(SERVICE, settings, base.telemetry.metrics)
     leak = MemoryLeak(flags)
-    api = http_api.build_router(service, base.idempotency, metrics, on_request=leak.on_request)
+    api = http_api.build_router(
+        service, base.idempotency, metrics, route_class=hooked_routes(leak.on_request)
+    )
 
     async def close_clients() -> None:
         await users.aclose()

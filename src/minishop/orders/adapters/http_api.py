@@ -2,11 +2,11 @@
 
 from __future__ import annotations
 
-from collections.abc import Awaitable, Callable
 from datetime import datetime
 from typing import Annotated
 
-from fastapi import APIRouter, Depends, Query, Request, Response
+from fastapi import APIRouter, Query, Request, Response
+from fastapi.routing import APIRoute
 from pydantic import BaseModel, ConfigDict, Field, StrictBool
 
 from minishop.orders.adapters.telemetry import OrderMetrics
@@ -135,10 +135,10 @@ def build_router(
     service: OrderService,
     store: IdempotencyStore,
     metrics: OrderMetrics,
-    on_request: Callable[[], Awaitable[None]] | None = None,
+    route_class: type[APIRoute] = APIRoute,
 ) -> APIRouter:
-    """``on_request`` runs before every route's handler (the memory-leak fault's hook)."""
-    router = APIRouter(dependencies=[Depends(on_request)] if on_request else [])
+    """``route_class`` may wrap every handler (the memory-leak fault's hook does)."""
+    router = APIRouter(route_class=route_class)
 
     @router.post(
         "/api/v1/orders",
