@@ -1,8 +1,8 @@
 """Nothing internal or admin is reachable without its credential (issue 8, items 1 and 2).
 
 Through the gateway, every traversal variant is refused before it is forwarded, and
-nothing changes behind it (the order stays pending, the stock stays, the provider keeps
-its failure rate). On the services' own ports, ``/internal/*`` needs ``X-Internal-Token``
+nothing changes behind it (the order stays pending, the stock stays, the admin flags
+route is never reached). On the services' own ports, ``/internal/*`` needs ``X-Internal-Token``
 and ``/admin/*`` needs ``Authorization: Bearer``: 401 without, 403 wrong, and closed when
 the service has no token at all.
 """
@@ -181,17 +181,14 @@ async def test_traversal_to_inventory_deductions_is_refused_and_the_stock_stays(
         assert await stock_of(client, 1) == before
 
 
-async def test_traversal_to_the_provider_is_refused_and_its_failure_rate_stays(
+async def test_traversal_to_the_admin_flags_is_refused_and_never_reaches_payments(
     shop: Shop,
 ) -> None:
+    await _assert_all_refused(shop, "payments", "GET", ["admin", "flags"])
+    await _assert_all_refused(shop, "payments", "GET", ["internal", "flags"])
     async with shop.client("payments") as payments:
-        before = (await payments.get("/admin/provider", headers=ADMIN_HEADERS)).json()
-        change = {"failure_rate": 1.0, "latency_min_ms": 0, "latency_max_ms": 1}
-        await _assert_all_refused(shop, "payments", "PUT", ["admin", "provider"], change)
-        await _assert_all_refused(shop, "payments", "PUT", ["internal", "provider"], change)
-        after = (await payments.get("/admin/provider", headers=ADMIN_HEADERS)).json()
-    assert after == before
-    assert after["failure_rate"] == 0.0
+        metrics = (await payments.get("/metrics")).text
+    assert 'route="/admin/flags"' not in metrics
 
 
 @pytest.mark.parametrize("path", ODD_PATHS)
@@ -278,36 +275,40 @@ async def test_path_games_on_a_service_port_still_need_the_token(
         assert await stock_of(client, 1) == before
 
 
+ADMIN_SERVICES = ("users", "products", "orders", "payments")
+"""The services that hold credentials, so serve ``/admin/flags`` (all but the gateway)."""
+
+
 async def test_admin_routes_need_the_admin_bearer_token(sqlite_shop: Shop) -> None:
+    for service in ADMIN_SERVICES:
+        async with sqlite_shop.client(service) as client:
+            missing = await client.get("/admin/flags")
+            assert assert_problem(missing, 401)["type"] == "unauthorized", service
+            assert missing.headers["www-authenticate"].startswith("Bearer")
+            for header in (f"Basic {ADMIN_TOKEN}", ADMIN_TOKEN, "Bearer"):
+                malformed = await client.get("/admin/flags", headers={"Authorization": header})
+                assert_problem(malformed, 401)
+            wrong = await client.get("/admin/flags", headers={"Authorization": "Bearer nope"})
+            assert assert_problem(wrong, 403)["type"] == "forbidden", service
+            internal_instead = await client.get(
+                "/admin/flags", headers={"Authorization": f"Bearer {INTERNAL_TOKEN}"}
+            )
+            assert_problem(internal_instead, 403)
+            lower_case = {"Authorization": f"bearer {ADMIN_TOKEN}"}
+            seen = await client.get("/admin/flags", headers=lower_case)
+            assert seen.status_code == 200, (service, seen.text)
+            assert seen.json()["service"] == service
+            assert seen.json()["flags"]["payment_failure"]["variant"] == "off"
+
+
+async def test_the_provider_controls_are_gone(sqlite_shop: Shop) -> None:
+    """The flags replaced them (CONTRACT §9): no route changes the provider any more."""
     change = {"failure_rate": 1.0, "latency_min_ms": 0, "latency_max_ms": 1}
     async with sqlite_shop.client("payments") as payments:
-        missing = await payments.put("/admin/provider", json=change)
-        assert assert_problem(missing, 401)["type"] == "unauthorized"
-        assert missing.headers["www-authenticate"].startswith("Bearer")
-        assert_problem(await payments.get("/admin/provider"), 401)
-        for header in (f"Basic {ADMIN_TOKEN}", ADMIN_TOKEN, "Bearer"):
-            assert_problem(
-                await payments.put(
-                    "/admin/provider", json=change, headers={"Authorization": header}
-                ),
-                401,
-            )
-        wrong = await payments.put(
-            "/admin/provider", json=change, headers={"Authorization": "Bearer nope"}
+        assert_problem(
+            await payments.put("/admin/provider", json=change, headers=ADMIN_HEADERS), 404
         )
-        assert assert_problem(wrong, 403)["type"] == "forbidden"
-        internal_instead = await payments.put(
-            "/admin/provider", json=change, headers={"Authorization": f"Bearer {INTERNAL_TOKEN}"}
-        )
-        assert_problem(internal_instead, 403)
-        assert (await payments.get("/admin/provider", headers=ADMIN_HEADERS)).json()[
-            "failure_rate"
-        ] == 0.0
-
-        lower_case = {"Authorization": f"bearer {ADMIN_TOKEN}"}
-        changed = await payments.put("/admin/provider", json=change, headers=lower_case)
-        assert changed.status_code == 200, changed.text
-        assert (await payments.get("/admin/provider", headers=ADMIN_HEADERS)).json() == change
+        assert_problem(await payments.get("/admin/provider", headers=ADMIN_HEADERS), 404)
 
 
 async def test_the_old_provider_path_is_gone(sqlite_shop: Shop) -> None:
@@ -413,8 +414,8 @@ async def test_the_gateway_sends_no_internal_token_and_forwards_none(
         ("products", "/internal/inventory/deductions", "post"),
         ("products", "/internal/inventory/deductions/{reservation_id}/release", "post"),
         ("orders", "/internal/orders/{order_id}/payment-result", "post"),
-        ("payments", "/admin/provider", "put"),
-        ("payments", "/admin/provider", "get"),
+        ("payments", "/admin/flags", "get"),
+        ("orders", "/admin/flags", "get"),
     ],
 )
 async def test_openapi_documents_the_401_and_403_of_guarded_routes(

@@ -19,8 +19,9 @@ from minishop.observability import mark_failure, setup_telemetry
 from minishop.payments.domain.model import FAILURE_REASONS
 from minishop.payments.settings import PaymentsSettings
 from minishop.platform.service_app import ServiceParts, create_service_app
+from tests.support.flag_switch import switch_on
 from tests.support.helpers import order_body
-from tests.support.shop import ADMIN_HEADERS, Shop
+from tests.support.shop import Shop
 
 
 @pytest.mark.parametrize(
@@ -92,9 +93,7 @@ async def test_payments_and_the_gateway_count_a_decline_under_the_payments_reaso
 ) -> None:
     async with sqlite_shop.client("payments") as payments, sqlite_shop.client() as gateway:
         order_id = (await gateway.post("/order", json=order_body())).json()["order_id"]
-        provider = {"failure_rate": 1.0, "latency_min_ms": 0, "latency_max_ms": 0}
-        changed = await payments.put("/admin/provider", json=provider, headers=ADMIN_HEADERS)
-        assert changed.status_code == 200, changed.text
+        switch_on(sqlite_shop, "payment_failure", "100")
         declined = await gateway.post("/payment/pay", json={"order_id": order_id})
         assert declined.status_code == 402, declined.text
         reason = declined.json()["reason"]

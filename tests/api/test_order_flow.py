@@ -5,8 +5,9 @@ from __future__ import annotations
 import pytest
 
 from minishop.payments.domain.model import FAILURE_REASONS
+from tests.support.flag_switch import switch_off, switch_on
 from tests.support.helpers import assert_problem, count, create_product, order_body, stock_of
-from tests.support.shop import ADMIN_HEADERS, Shop
+from tests.support.shop import Shop
 
 
 async def test_order_then_payment_marks_the_order_paid(shop: Shop) -> None:
@@ -36,9 +37,7 @@ async def test_order_then_payment_marks_the_order_paid(shop: Shop) -> None:
 async def test_declined_payment_is_a_402_and_the_order_can_be_paid_later(shop: Shop) -> None:
     async with shop.client("payments") as payments, shop.client() as client:
         order_id = (await client.post("/order", json=order_body())).json()["order_id"]
-        provider = {"failure_rate": 1.0, "latency_min_ms": 0, "latency_max_ms": 0}
-        changed = await payments.put("/admin/provider", json=provider, headers=ADMIN_HEADERS)
-        assert changed.status_code == 200, changed.text
+        switch_on(shop, "payment_failure", "100")
 
         declined = await client.post("/payment/pay", json={"order_id": order_id})
         assert declined.status_code == 402, declined.text
@@ -51,8 +50,7 @@ async def test_declined_payment_is_a_402_and_the_order_can_be_paid_later(shop: S
         assert 'error_total{method="POST",reason="' in metrics
         assert 'payments_total{reason="' in metrics
 
-        provider["failure_rate"] = 0.0
-        await payments.put("/admin/provider", json=provider, headers=ADMIN_HEADERS)
+        switch_off(shop, "payment_failure")
         paid = await client.post("/payment/pay", json={"order_id": order_id})
         assert paid.status_code == 200, paid.text
         assert (await client.get(f"/api/v1/orders/{order_id}")).json()["status"] == "paid"
@@ -145,7 +143,7 @@ async def test_crud_routes_through_the_gateway(shop: Shop) -> None:
         assert fetched.json()["status"] == "succeeded"
 
 
-@pytest.mark.parametrize("path", ["/admin/provider", "/internal/inventory/deductions"])
+@pytest.mark.parametrize("path", ["/admin/flags", "/internal/inventory/deductions"])
 async def test_internal_routes_are_not_reachable_through_the_gateway(shop: Shop, path: str) -> None:
     async with shop.client() as client:
         assert_problem(await client.get(path), 404)

@@ -20,6 +20,7 @@ import pytest
 import yaml
 
 from minishop.manifest import MANIFEST
+from tests.support.flag_switch import chaos
 from tests.support.helpers import wait_until
 from tests.support.processes import RunningShop, shop_processes
 from tests.support.promql import comparisons_as_bool, query, with_grafana_variables
@@ -42,12 +43,11 @@ def _messages(stack: RunningShop) -> list[dict]:
 
 
 def _set_failure_rate(stack: RunningShop, rate: float) -> None:
-    httpx.put(
-        f"{stack.urls['payments']}/admin/provider",
-        json={"failure_rate": rate, "latency_min_ms": 1, "latency_max_ms": 5},
-        headers=stack.admin_headers(),
-        timeout=5,
-    ).raise_for_status()
+    """Decline ``rate`` of payments with the payment_failure flag (0 clears it: base rate 0)."""
+    if rate:
+        chaos(stack, "set", "payment_failure", str(round(rate * 100)), service="payments")
+    else:
+        chaos(stack, "clear", "payment_failure", service="payments")
 
 
 def test_every_url_the_banner_prints_answers(stack: RunningShop) -> None:

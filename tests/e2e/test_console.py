@@ -22,6 +22,7 @@ from playwright.sync_api import Browser, BrowserContext, Page
 
 from minishop.manifest import MANIFEST
 from tests.support.browser import chromium, screenshots_dir
+from tests.support.flag_switch import chaos
 from tests.support.helpers import wait_until
 from tests.support.processes import RunningShop, shop_processes
 from tests.support.traffic import ALERT_DEADLINE, FAST_STACK, Traffic
@@ -102,12 +103,11 @@ def screenshots(tmp_path_factory: pytest.TempPathFactory, pytestconfig: pytest.C
 
 
 def _set_failure_rate(lab: RunningShop, rate: float) -> None:
-    httpx.put(
-        f"{lab.urls['payments']}/admin/provider",
-        json={"failure_rate": rate, "latency_min_ms": 1, "latency_max_ms": 5},
-        headers=lab.admin_headers(),
-        timeout=5,
-    ).raise_for_status()
+    """Decline ``rate`` of payments with the payment_failure flag (0 clears it: base rate 0)."""
+    if rate:
+        chaos(lab, "set", "payment_failure", str(round(rate * 100)), service="payments")
+    else:
+        chaos(lab, "clear", "payment_failure", service="payments")
 
 
 def _trace_id(response: httpx.Response) -> str:

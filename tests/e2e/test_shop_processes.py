@@ -21,6 +21,7 @@ import pytest
 from prometheus_client.parser import text_string_to_metric_families
 
 from minishop.manifest import MANIFEST
+from tests.support.flag_switch import chaos
 from tests.support.helpers import wait_until
 from tests.support.otlp import OtlpReceiver, ReceivedSpan
 from tests.support.processes import (
@@ -174,13 +175,7 @@ def _error_total(shop: RunningShop, service: str) -> dict[tuple[str, str], float
 def test_a_forced_payment_failure_is_a_402_an_error_count_and_a_log_line(
     shop: RunningShop, receiver: OtlpReceiver
 ) -> None:
-    provider_url = f"{shop.urls['payments']}/admin/provider"
-    admin = shop.admin_headers()
-    httpx.put(
-        provider_url,
-        json={"failure_rate": 1, "latency_min_ms": 0, "latency_max_ms": 1},
-        headers=admin,
-    ).raise_for_status()
+    chaos(shop, "set", "payment_failure", "100", service="payments")
     try:
         order_id = _order(shop).json()["order_id"]
         before = _error_total(shop, "payments")
@@ -193,11 +188,7 @@ def test_a_forced_payment_failure_is_a_402_an_error_count_and_a_log_line(
             timeout=10,
         )
     finally:
-        httpx.put(
-            provider_url,
-            json={"failure_rate": 0, "latency_min_ms": 0, "latency_max_ms": 1},
-            headers=admin,
-        ).raise_for_status()
+        chaos(shop, "clear", "payment_failure", service="payments")
     assert declined.status_code == 402, declined.text
     reason = declined.json()["reason"]
     assert declined.json()["status"] == "failed"
@@ -264,15 +255,26 @@ def _raw(url: str, method: str, path: str, body: dict | None = None) -> tuple[in
         connection.close()
 
 
+def _admin_flags_requests(payments: str) -> float:
+    """How many requests payments served on ``/admin/flags``, by its ``request_total``."""
+    text = httpx.get(f"{payments}/metrics", timeout=5).text
+    return sum(
+        sample.value
+        for family in text_string_to_metric_families(text)
+        if family.name == "request"
+        for sample in family.samples
+        if sample.name == "request_total" and sample.labels["route"] == "/admin/flags"
+    )
+
+
 def test_traversals_through_the_real_gateway_reach_nothing(shop: RunningShop) -> None:
     gateway, payments = shop.urls["gateway"], shop.urls["payments"]
     order_id = _order(shop).json()["order_id"]
-    admin = shop.admin_headers()
-    before = httpx.get(f"{payments}/admin/provider", headers=admin, timeout=5).json()
+    before = _admin_flags_requests(payments)
     attempts = [
-        ("PUT", "/api/v1/payments/..%2f..%2f..%2fadmin%2fprovider", {"failure_rate": 1}),
-        ("PUT", "/api/v1/payments/%2e%2e/%2e%2e/%2e%2e/admin/provider", {"failure_rate": 1}),
-        ("PUT", "/api/v1/payments/../../../admin/provider", {"failure_rate": 1}),
+        ("GET", "/api/v1/payments/..%2f..%2f..%2fadmin%2fflags", None),
+        ("GET", "/api/v1/payments/%2e%2e/%2e%2e/%2e%2e/admin/flags", None),
+        ("GET", "/api/v1/payments/../../../admin/flags", None),
         ("POST", f"/api/v1/orders/..%2f..%2f..%2finternal%2forders%2f{order_id}%2fpayment-result",
          {"payment_id": "forged", "succeeded": True}),
         ("POST", "/api/v1/products/..%252f..%252f..%252finternal%252finventory%252fdeductions",
@@ -284,16 +286,19 @@ def test_traversals_through_the_real_gateway_reach_nothing(shop: RunningShop) ->
         status, problem = _raw(gateway, method, path, body)
         assert status == 400, (path, status, problem)
         assert problem["type"] == "invalid-path", (path, problem)
-    assert httpx.get(f"{payments}/admin/provider", headers=admin, timeout=5).json() == before
+    assert _admin_flags_requests(payments) == before  # none of them reached payments
     order = httpx.get(f"{gateway}/api/v1/orders/{order_id}", timeout=5).json()
     assert order["status"] == "pending"
 
 
 def test_service_ports_refuse_calls_without_the_tokens(shop: RunningShop) -> None:
-    payments, orders = shop.urls["payments"], shop.urls["orders"]
-    assert httpx.get(f"{payments}/admin/provider", timeout=5).status_code == 401
-    wrong = {"Authorization": "Bearer not-it"}
-    assert httpx.get(f"{payments}/admin/provider", headers=wrong, timeout=5).status_code == 403
+    orders = shop.urls["orders"]
+    for service in ("users", "products", "orders", "payments"):
+        flags = f"{shop.urls[service]}/admin/flags"
+        assert httpx.get(flags, timeout=5).status_code == 401, service
+        wrong = {"Authorization": "Bearer not-it"}
+        assert httpx.get(flags, headers=wrong, timeout=5).status_code == 403, service
+        assert httpx.get(flags, headers=shop.admin_headers(), timeout=5).status_code == 200
     forged = {"payment_id": "forged", "succeeded": True}
     refused = httpx.post(f"{orders}/internal/orders/1/payment-result", json=forged, timeout=5)
     assert refused.status_code == 401

@@ -31,7 +31,7 @@ def _scope(path: str, raw: str | None = None) -> dict[str, Any]:
     ("path", "raw", "zones"),
     [
         ("/internal/inventory/deductions", None, [INTERNAL]),
-        ("/admin/provider", "/admin/provider", [ADMIN]),
+        ("/admin/flags", "/admin/flags", [ADMIN]),
         ("/Internal/x", None, [INTERNAL]),
         ("//internal/x", None, [INTERNAL]),
         ("/./internal/x", None, [INTERNAL]),
@@ -63,7 +63,7 @@ def test_every_reading_of_the_path_is_checked(
 
 
 def test_only_the_zones_a_service_has_are_guarded() -> None:
-    assert guarded_zones(_scope("/admin/provider"), [INTERNAL]) == []
+    assert guarded_zones(_scope("/admin/flags"), [INTERNAL]) == []
     assert guarded_zones(_scope("/debug/pprof/profile"), [INTERNAL, ADMIN]) == []
 
 

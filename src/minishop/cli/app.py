@@ -33,7 +33,6 @@ from minishop.cli.load import load, load_processes
 from minishop.cli.loading import ServiceCodeError, app_factory, settings_type
 from minishop.cli.output import fail
 from minishop.cli.profile import profile
-from minishop.cli.provider import provider
 from minishop.cli.stack import (
     StackPlan,
     StackSettings,
@@ -65,7 +64,6 @@ cli = typer.Typer(
     pretty_exceptions_enable=False,
 )
 
-cli.command()(provider)  # fault injection through payments' /admin route (cli/provider.py)
 cli.add_typer(chaos, name="chaos")  # fault flags (cli/chaos.py)
 cli.command()(load)  # simulated shoppers, Locust in a child process (cli/load.py)
 cli.command()(profile)  # CPU profiles through each service's /debug route (cli/profile.py)

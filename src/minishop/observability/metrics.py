@@ -131,6 +131,13 @@ class ServiceMetrics:
             ["service", "reason"],
             registry=self.registry,
         )
+        self.dependency_unreachable = Counter(
+            "dependency_unreachable",
+            "Calls that could not reach a dependency at all (connection refused or timed out"
+            " while connecting), by dependency: a peer service or the payment provider.",
+            ["service", "dependency"],
+            registry=self.registry,
+        )
         # Each restarted process starts at its supervisor's count, not at 0, so the series
         # only ever grows across restarts and increase() over it counts the restarts.
         Counter(
@@ -141,6 +148,10 @@ class ServiceMetrics:
         ).labels(service).inc(self.restarts)
         self._callbacks = _CallbackGauges(service)
         self.registry.register(self._callbacks)
+
+    def unreachable(self, dependency: str) -> None:
+        """Count one call that could not connect to ``dependency``."""
+        self.dependency_unreachable.labels(self.service, dependency).inc()
 
     def gauge_callback(self, name: str, documentation: str, read: Callable[[], float]) -> None:
         """Expose ``read()`` as a gauge evaluated only when Prometheus scrapes."""

@@ -13,12 +13,14 @@ from minishop.manifest import MANIFEST
 from minishop.observability import SpanExporter
 from minishop.orders.adapters import http_api, orm
 from minishop.orders.adapters.clients import HttpCatalog, HttpInventory, HttpUserDirectory
+from minishop.orders.adapters.memory_leak import MemoryLeak, hooked_routes
 from minishop.orders.adapters.repository import SqlOrderRepository
 from minishop.orders.adapters.telemetry import OrderMetrics
 from minishop.orders.application.expiry import OrderExpiry
 from minishop.orders.application.services import OrderService
 from minishop.orders.settings import OrdersSettings
 from minishop.platform.background import PeriodicJob
+from minishop.platform.fault_flags import service_flags
 from minishop.platform.foundation import build_foundation
 from minishop.platform.http import build_client, liveness_check
 from minishop.platform.service_app import ServiceParts, create_service_app
@@ -43,6 +45,7 @@ def create_app(
         tracer=tracer,
         timeout=settings.http_timeout_seconds,
         transport=transports.get("users"),
+        metrics=base.telemetry.metrics,
     )
     products = build_client(
         settings.url_of(MANIFEST.service("products")),
@@ -50,6 +53,7 @@ def create_app(
         tracer=tracer,
         timeout=settings.http_timeout_seconds,
         transport=transports.get("products"),
+        metrics=base.telemetry.metrics,
         internal_token=settings.internal_token,
     )
     repository = SqlOrderRepository(base.engine)
@@ -73,6 +77,12 @@ def create_app(
         "expire-orders", settings.expiry_interval_seconds, expiry.expire_unpaid, quiet=False
     )
     background = [reconciler, *([expiring] if settings.orders_expire else [])]
+    # Every API request reads the fault flags: orders_memory_leak keeps memory on each.
+    flags = service_flags(SERVICE, settings, base.telemetry.metrics)
+    leak = MemoryLeak(flags)
+    api = http_api.build_router(
+        service, base.idempotency, metrics, route_class=hooked_routes(leak.on_request)
+    )
 
     async def close_clients() -> None:
         await users.aclose()
@@ -83,7 +93,7 @@ def create_app(
             name=SERVICE,
             description="Orders and their lines, priced from the catalog.",
             telemetry=base.telemetry,
-            routers=[http_api.build_router(service, base.idempotency, metrics)],
+            routers=[api],
             settings=settings,
             engine=base.engine,
             migrations_dir=MIGRATIONS,
@@ -91,6 +101,7 @@ def create_app(
             readiness={"users": liveness_check(users), "products": liveness_check(products)},
             on_startup=[job.start for job in background],
             on_shutdown=[*(job.stop for job in background), close_clients],
+            flags=flags,
         )
     )
     app.state.order_expiry = expiry  # a test runs a round when it chooses

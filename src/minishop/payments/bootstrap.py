@@ -18,6 +18,7 @@ from minishop.payments.adapters.telemetry import PaymentMetrics
 from minishop.payments.application.services import PaymentService
 from minishop.payments.settings import PaymentsSettings
 from minishop.platform.background import PeriodicJob
+from minishop.platform.fault_flags import service_flags
 from minishop.platform.foundation import build_foundation
 from minishop.platform.http import build_client, liveness_check
 from minishop.platform.service_app import ServiceParts, create_service_app
@@ -41,16 +42,20 @@ def create_app(
         timeout=settings.http_timeout_seconds,
         transport=(transports or {}).get("orders"),
         internal_token=settings.internal_token,
+        metrics=base.telemetry.metrics,
     )
+    # The provider reads the fault flags on each charge (payment_failure, payment_unreachable).
+    flags = service_flags(SERVICE, settings, base.telemetry.metrics)
     provider = SimulatedProvider(
         ProviderBehaviour(settings.failure_rate, settings.latency_min_ms, settings.latency_max_ms),
+        flags,
         seed=settings.seed,
     )
     service = PaymentService(
         SqlPaymentRepository(base.engine), provider, HttpOrderBook(orders), base.telemetry.tracer
     )
     metrics = PaymentMetrics(base.telemetry.metrics)
-    metrics.provider_configured(settings.failure_rate)
+    metrics.follow_failure_rate(provider.failure_rate)
     reconciler = PeriodicJob(
         "reconcile-payments", settings.reconcile_interval_seconds, service.reconcile
     )
@@ -59,7 +64,7 @@ def create_app(
             name=SERVICE,
             description="Charges orders through a simulated provider that fails at random.",
             telemetry=base.telemetry,
-            routers=[http_api.build_router(service, base.idempotency, metrics, provider)],
+            routers=[http_api.build_router(service, base.idempotency, metrics)],
             settings=settings,
             engine=base.engine,
             migrations_dir=MIGRATIONS,
@@ -67,5 +72,6 @@ def create_app(
             readiness={"orders": liveness_check(orders)},
             on_startup=[reconciler.start],
             on_shutdown=[reconciler.stop, orders.aclose],
+            flags=flags,
         )
     )

@@ -21,6 +21,7 @@ from pydantic import (
     SecretStr,
 )
 
+from minishop.observability import ServiceMetrics
 from minishop.observability.httpx_transport import TracingTransport
 from minishop.platform.access import INTERNAL_TOKEN_HEADER
 from minishop.platform.aiohttp_transport import AiohttpTransport
@@ -61,6 +62,32 @@ async def idempotent_json(
     )
 
 
+class ConnectFailureCounter(httpx.AsyncBaseTransport):
+    """Counts the calls that never reached the peer in ``dependency_unreachable_total``.
+
+    Only failures to connect (refused, no route, a connect timeout): the peer is not
+    there at all, which is a different incident from a peer that answers slowly or
+    with a 5xx (those show in its own metrics and in the caller's spans).
+    """
+
+    def __init__(
+        self, wrapped: httpx.AsyncBaseTransport, metrics: ServiceMetrics, peer: str
+    ) -> None:
+        self._wrapped = wrapped
+        self._metrics = metrics
+        self._peer = peer
+
+    async def handle_async_request(self, request: httpx.Request) -> httpx.Response:
+        try:
+            return await self._wrapped.handle_async_request(request)
+        except (httpx.ConnectError, httpx.ConnectTimeout):
+            self._metrics.unreachable(self._peer)
+            raise
+
+    async def aclose(self) -> None:
+        await self._wrapped.aclose()
+
+
 def build_client(
     base_url: str,
     *,
@@ -69,6 +96,7 @@ def build_client(
     timeout: float,
     transport: httpx.AsyncBaseTransport | None = None,
     internal_token: SecretStr | None = None,
+    metrics: ServiceMetrics | None = None,
 ) -> httpx.AsyncClient:
     """A client for one downstream service, traced and with bounded time and connections.
 
@@ -76,11 +104,14 @@ def build_client(
     dropped after 4 s, before uvicorn closes them at 5 s, so a request never goes out
     on a connection the server is closing. With ``internal_token`` every request carries
     it in ``X-Internal-Token``, the credential of the downstream's ``/internal`` routes;
-    the gateway's clients get none, as they only ever call public routes.
+    the gateway's clients get none, as they only ever call public routes. With ``metrics``
+    a call that cannot connect to the peer counts in ``dependency_unreachable_total``.
     """
     inner = transport or AiohttpTransport(
         httpx.Limits(max_connections=100, max_keepalive_connections=50, keepalive_expiry=4.0)
     )
+    if metrics is not None:
+        inner = ConnectFailureCounter(inner, metrics, peer)
     headers = (
         {INTERNAL_TOKEN_HEADER: internal_token.get_secret_value()}
         if internal_token is not None

@@ -8,9 +8,11 @@ from fastapi import FastAPI
 
 from minishop.observability import SpanExporter
 from minishop.platform.background import PeriodicJob
+from minishop.platform.fault_flags import service_flags
 from minishop.platform.foundation import build_foundation
 from minishop.platform.service_app import ServiceParts, create_service_app
 from minishop.products.adapters import http_api, orm
+from minishop.products.adapters.faults import ProductDbError
 from minishop.products.adapters.repository import SqlProductRepository
 from minishop.products.adapters.telemetry import InventoryMetrics
 from minishop.products.application.services import ProductService
@@ -24,7 +26,9 @@ MIGRATIONS = Path(__file__).parent / "adapters" / "migrations"
 
 def create_app(settings: ProductsSettings, *, span_exporter: SpanExporter | None = None) -> FastAPI:
     base = build_foundation(SERVICE, settings, orm.idempotency_keys, span_exporter)
-    repository = SqlProductRepository(base.engine)
+    # The repository reads the fault flags to fail one product's statements (product_db_error).
+    flags = service_flags(SERVICE, settings, base.telemetry.metrics)
+    repository = SqlProductRepository(base.engine, ProductDbError(flags))
     service = ProductService(repository, base.telemetry.tracer)
     metrics = InventoryMetrics(base.telemetry.metrics)
 
@@ -54,6 +58,7 @@ def create_app(settings: ProductsSettings, *, span_exporter: SpanExporter | None
             database_schema=base.database_schema,
             on_startup=[publish_stock, *([restocking.start] if settings.supplier_on else [])],
             on_shutdown=[restocking.stop],
+            flags=flags,
         )
     )
     app.state.supplier = supplier  # a test runs a round when it chooses

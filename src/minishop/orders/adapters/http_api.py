@@ -6,6 +6,7 @@ from datetime import datetime
 from typing import Annotated
 
 from fastapi import APIRouter, Query, Request, Response
+from fastapi.routing import APIRoute
 from pydantic import BaseModel, ConfigDict, Field, StrictBool
 
 from minishop.orders.adapters.telemetry import OrderMetrics
@@ -141,9 +142,13 @@ _REJECTION_REASONS = {
 
 
 def build_router(
-    service: OrderService, store: IdempotencyStore, metrics: OrderMetrics
+    service: OrderService,
+    store: IdempotencyStore,
+    metrics: OrderMetrics,
+    route_class: type[APIRoute] = APIRoute,
 ) -> APIRouter:
-    router = APIRouter()
+    """``route_class`` may wrap every handler (the memory-leak fault's hook does)."""
+    router = APIRouter(route_class=route_class)
 
     @router.post(
         "/api/v1/orders",

@@ -1,4 +1,13 @@
-"""The payments HTTP API, and the provider controls used to inject faults."""
+"""The payments HTTP API.
+
+The provider's faults are switched with the fault flags (``minishop chaos``), not here:
+a payment whose provider cannot be reached is a 503 problem (``provider-unreachable``,
+retry after ``Retry-After``), because the provider, not the card, failed and nothing was
+charged; the payment itself is kept ``failed`` with reason ``provider_unreachable``.
+503 rather than 502: no answer came back from the provider at all (502 is for an
+upstream that answered something unusable), and like every other unavailable
+dependency of this service it is worth retrying shortly.
+"""
 
 from __future__ import annotations
 
@@ -10,14 +19,13 @@ from pydantic import BaseModel, ConfigDict, Field
 
 from minishop.observability import mark_failure
 from minishop.observability.logging import get_logger
-from minishop.payments.adapters.provider import ProviderBehaviour, SimulatedProvider
 from minishop.payments.adapters.telemetry import PaymentMetrics
 from minishop.payments.application.services import PaymentService
 from minishop.payments.domain.model import (
     MAX_CARD_NUMBER_LENGTH,
     MAX_ORDER_ID,
     MAX_PAYMENT_ID_LENGTH,
-    MAX_PROVIDER_LATENCY_MS,
+    PROVIDER_UNREACHABLE,
     DependencyUnavailable,
     InvalidPayment,
     OrderNotFound,
@@ -25,6 +33,7 @@ from minishop.payments.domain.model import (
     Payment,
     PaymentNotFound,
     PaymentStatus,
+    ProviderUnreachable,
 )
 from minishop.platform.http import (
     IdempotencyKey,
@@ -33,13 +42,12 @@ from minishop.platform.http import (
     PageParams,
     SafeText,
     bounded_int,
-    bounded_number,
     idempotent_json,
     is_storable_text,
 )
 from minishop.platform.idempotency import IdempotencyStore
 from minishop.platform.money import cents_to_amount, cents_to_number
-from minishop.platform.openapi import problem_responses
+from minishop.platform.openapi import problem_response, problem_responses
 from minishop.platform.problems import Problem
 
 _log = get_logger("minishop.payments")
@@ -82,22 +90,18 @@ class PaymentOut(BaseModel):
         )
 
 
-Rate = bounded_number(0, 1)
-LatencyMs = bounded_number(0, MAX_PROVIDER_LATENCY_MS)
-
-
-class ProviderSettings(BaseModel):
-    model_config = ConfigDict(extra="forbid")
-    failure_rate: Rate
-    latency_min_ms: LatencyMs
-    latency_max_ms: LatencyMs
+UNREACHABLE_DESCRIPTION = (
+    "The orders service or the payment provider cannot be reached (type"
+    " `dependency-unavailable` or `provider-unreachable`); nothing was charged. Retry after"
+    " Retry-After. A provider that cannot be reached leaves the payment `failed` with reason"
+    " `provider_unreachable`, named in the problem's `payment_id` and `reason`."
+)
 
 
 def build_router(
     service: PaymentService,
     store: IdempotencyStore,
     metrics: PaymentMetrics,
-    provider: SimulatedProvider,
 ) -> APIRouter:
     router = APIRouter()
 
@@ -106,7 +110,8 @@ def build_router(
         response_model=PaymentOut,
         responses={
             402: {"model": PaymentOut, "description": "The provider declined the charge."},
-            **problem_responses(404, 409, 503),
+            **problem_responses(404, 409),
+            503: problem_response(503, UNREACHABLE_DESCRIPTION),
         },
         tags=["payments"],
     )
@@ -126,6 +131,8 @@ def build_router(
                 raise Problem(
                     503, str(exc), type_="dependency-unavailable", headers={"Retry-After": "1"}
                 ) from exc
+            except ProviderUnreachable as exc:
+                raise _unreachable(request, exc, metrics) from exc
             metrics.charged(payment)
             if payment.status == PaymentStatus.FAILED:
                 _log.warning(
@@ -173,26 +180,27 @@ def build_router(
         found = await service.list(page.limit, page.offset, order_id)
         return PageOf[PaymentOut].of([PaymentOut.of(payment) for payment in found], page)
 
-    @router.get("/admin/provider", response_model=ProviderSettings, tags=["fault injection"])
-    async def get_provider() -> ProviderSettings:
-        behaviour = provider.behaviour
-        return ProviderSettings(
-            failure_rate=behaviour.failure_rate,
-            latency_min_ms=behaviour.latency_min_ms,
-            latency_max_ms=behaviour.latency_max_ms,
-        )
-
-    @router.put("/admin/provider", response_model=ProviderSettings, tags=["fault injection"])
-    async def set_provider(body: ProviderSettings) -> ProviderSettings:
-        """Change the provider's failure rate and latency while the shop runs."""
-        try:
-            provider.behaviour = ProviderBehaviour(
-                body.failure_rate, body.latency_min_ms, body.latency_max_ms
-            ).validate()
-        except ValueError as exc:
-            raise Problem(422, str(exc), type_="invalid-provider-settings") from exc
-        metrics.provider_configured(body.failure_rate)
-        _log.warning("payment provider changed", **body.model_dump())
-        return body
-
     return router
+
+
+def _unreachable(request: Request, exc: ProviderUnreachable, metrics: PaymentMetrics) -> Problem:
+    """Count, log and answer a payment whose provider could not be reached."""
+    payment = exc.payment
+    metrics.provider_unreachable(payment)
+    mark_failure(request, PROVIDER_UNREACHABLE)
+    # "payment failed" like every failed payment's line, so one log search finds them all.
+    _log.error(
+        "payment failed: payment provider unreachable",
+        reason=PROVIDER_UNREACHABLE,
+        error=exc.detail,
+        order_id=payment.order_id if payment else None,
+        payment_id=payment.id if payment else None,
+    )
+    extensions = {"payment_id": payment.id, "reason": PROVIDER_UNREACHABLE} if payment else {}
+    return Problem(
+        503,
+        "The payment provider cannot be reached; nothing was charged. Retry shortly.",
+        type_="provider-unreachable",
+        headers={"Retry-After": "1"},
+        **extensions,
+    )

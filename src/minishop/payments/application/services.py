@@ -26,11 +26,13 @@ from opentelemetry.trace import Status, StatusCode
 
 from minishop.payments.application.ports import OrderBook, PaymentProvider, PaymentRepository
 from minishop.payments.domain.model import (
+    PROVIDER_UNREACHABLE,
     ChargeOutcome,
     OrderNotFound,
     Payment,
     PaymentNotFound,
     PaymentStatus,
+    ProviderUnreachable,
     card_last4,
 )
 from minishop.platform.money import cents_to_number
@@ -57,7 +59,12 @@ class PaymentService:
         self._charging: set[str] = set()  # payment ids this process is charging right now
 
     async def pay(self, order_id: int, card_number: str | None = None) -> Payment:
-        """Charge the order's total; the outcome, success or failure, is a result, not an error."""
+        """Charge the order's total; the outcome, success or failure, is a result, not an error.
+
+        Except when the provider cannot be reached: the payment is then recorded ``failed``
+        (reason ``provider_unreachable``, nothing charged) and :class:`ProviderUnreachable`
+        carries it, since the caller must hear that the provider, not the card, failed.
+        """
         last4 = card_last4(card_number)
         with self._tracer.start_as_current_span("ProcessPayment") as span:
             span.set_attribute("order.id", order_id)
@@ -68,12 +75,25 @@ class PaymentService:
             payment = await self._repository.start(order.id, order.total_cents, last4)
             span.set_attribute("payment.id", payment.id)
             span.set_attribute("payment.amount", cents_to_number(payment.amount_cents))
-            payment = await self._record(payment, await self._charge(payment))
-            span.set_attribute("payment.result", payment.status.value)
-            if payment.status is not PaymentStatus.SUCCEEDED:
-                span.set_attribute("payment.failure_reason", payment.reason or "unknown")
-                span.set_status(Status(StatusCode.ERROR, payment.reason))
+            try:
+                outcome = await self._charge(payment)
+            except ProviderUnreachable as exc:
+                # Leaving the span with the exception records it there as an event (ERROR).
+                payment = await self._record(payment, ChargeOutcome(False, PROVIDER_UNREACHABLE))
+                self._describe(span, payment)
+                # Failed, never charged: orders hears it, so the order can be paid again.
+                raise ProviderUnreachable(exc.detail, await self._sync(payment)) from exc
+            payment = await self._record(payment, outcome)
+            self._describe(span, payment)
             return await self._sync(payment)
+
+    @staticmethod
+    def _describe(span: trace.Span, payment: Payment) -> None:
+        """The outcome on the ``ProcessPayment`` span: a failure is an ERROR with its reason."""
+        span.set_attribute("payment.result", payment.status.value)
+        if payment.status is not PaymentStatus.SUCCEEDED:
+            span.set_attribute("payment.failure_reason", payment.reason or "unknown")
+            span.set_status(Status(StatusCode.ERROR, payment.reason))
 
     async def _charge(self, payment: Payment) -> ChargeOutcome | None:
         """Ask the provider, renewing the charge's lease meanwhile.

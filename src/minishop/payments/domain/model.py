@@ -7,6 +7,11 @@ from datetime import datetime
 from enum import StrEnum
 
 FAILURE_REASONS = ("card_declined", "insufficient_funds", "provider_timeout")
+"""What the provider answers when it declines a charge."""
+PROVIDER_UNREACHABLE = "provider_unreachable"
+"""The failure reason of a payment whose provider could not be reached: nothing was charged."""
+PAYMENT_PROVIDER = "payment-provider"
+"""The provider's name as a dependency (``dependency_unreachable_total{dependency}``)."""
 PAYABLE_ORDER_STATUSES = frozenset({"pending", "payment_failed"})
 MAX_ORDER_ID = 2**31 - 1
 """Order ids are ``INTEGER`` keys: the largest value both SQLite and PostgreSQL hold."""
@@ -47,6 +52,19 @@ class DependencyUnavailable(Exception):
     def __init__(self, service: str, detail: str) -> None:
         super().__init__(f"The {service} service is unavailable: {detail}")
         self.service = service
+
+
+class ProviderUnreachable(Exception):
+    """The provider could not be reached, so the charge never happened.
+
+    The adapter raises it (without ``payment``) for a connection that failed; the use
+    case raises it again once the payment is recorded ``failed``, with that payment.
+    """
+
+    def __init__(self, detail: str, payment: Payment | None = None) -> None:
+        super().__init__(f"The payment provider is unreachable: {detail}")
+        self.detail = detail
+        self.payment = payment
 
 
 @dataclass(frozen=True)

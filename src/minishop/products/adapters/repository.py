@@ -18,6 +18,7 @@ from sqlalchemy.engine import Row
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine
 
+from minishop.products.adapters.faults import ProductDbError
 from minishop.products.adapters.orm import products, reservation_lines, reservations
 from minishop.products.domain.model import (
     Deduction,
@@ -44,8 +45,9 @@ def _to_product(row: Row) -> Product:
 
 
 class SqlProductRepository:
-    def __init__(self, engine: AsyncEngine) -> None:
+    def __init__(self, engine: AsyncEngine, faults: ProductDbError | None = None) -> None:
         self._engine = engine
+        self._faults = faults or ProductDbError(None)
 
     async def add(self, product: NewProduct) -> Product:
         try:
@@ -68,6 +70,8 @@ class SqlProductRepository:
 
     async def get(self, product_id: int) -> Product | None:
         async with self._engine.connect() as connection:
+            if self._faults.among((product_id,)) is not None:
+                await self._faults.fail(connection, product_id)
             row = (
                 await connection.execute(select(products).where(products.c.id == product_id))
             ).one_or_none()
@@ -80,6 +84,8 @@ class SqlProductRepository:
         if ids is not None:
             query = query.where(products.c.id.in_(list(ids)))
         async with self._engine.connect() as connection:
+            if ids is not None and (failing := self._faults.among(ids)) is not None:
+                await self._faults.fail(connection, failing)
             return [_to_product(row) for row in await connection.execute(query)]
 
     async def all_stock(self) -> list[Product]:
@@ -152,8 +158,9 @@ class SqlProductRepository:
             return await self._replay(deduction)
         return DeductionResult(deduction=deduction, stock_after=stock_after, replayed=False)
 
-    @staticmethod
-    async def _take(connection: AsyncConnection, line: StockLine) -> int:
+    async def _take(self, connection: AsyncConnection, line: StockLine) -> int:
+        if self._faults.among((line.product_id,)) is not None:
+            await self._faults.fail(connection, line.product_id)  # the whole deduction rolls back
         remaining = (
             await connection.execute(
                 update(products)
@@ -228,6 +235,8 @@ class SqlProductRepository:
                 )
             ).all()
             stock_after: list[StockLevel] = []
+            if (failing := self._faults.among(pid for pid, _ in lines)) is not None:
+                await self._faults.fail(connection, failing)  # released stays undone
             for product_id, quantity in sorted(lines):
                 units = (
                     await connection.execute(
