@@ -19,7 +19,7 @@ from minishop.observability import mark_failure, setup_telemetry
 from minishop.payments.domain.model import FAILURE_REASONS
 from minishop.payments.settings import PaymentsSettings
 from minishop.platform.service_app import ServiceParts, create_service_app
-from tests.support.flag_switch import switch_on
+from tests.support.flags import switch_on
 from tests.support.helpers import order_body
 from tests.support.shop import Shop
 

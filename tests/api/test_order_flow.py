@@ -5,7 +5,7 @@ from __future__ import annotations
 import pytest
 
 from minishop.payments.domain.model import FAILURE_REASONS
-from tests.support.flag_switch import switch_off, switch_on
+from tests.support.flags import switch_off, switch_on
 from tests.support.helpers import assert_problem, count, create_product, order_body, stock_of
 from tests.support.shop import Shop
 

@@ -14,7 +14,7 @@ import pytest
 
 from minishop.observability.logging import configure_logging, get_logger
 from minishop.orders.adapters import memory_leak
-from tests.support.flag_switch import switch_off, switch_on
+from tests.support.flags import switch_off, switch_on
 from tests.support.observed import flag_events, log_lines, value
 from tests.support.shop import Shop
 

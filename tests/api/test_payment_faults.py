@@ -18,7 +18,7 @@ from opentelemetry.trace import StatusCode
 from minishop.observability.logging import configure_logging, get_logger
 from minishop.payments.adapters import http_api as payments_api
 from minishop.payments.domain.model import FAILURE_REASONS
-from tests.support.flag_switch import switch_off, switch_on
+from tests.support.flags import switch_off, switch_on
 from tests.support.helpers import assert_problem, order_body
 from tests.support.observed import flag_events, log_lines, value
 from tests.support.shop import Shop, running_shop

@@ -14,7 +14,7 @@ from opentelemetry.trace import SpanKind, StatusCode
 
 from minishop.observability.logging import configure_logging, get_logger
 from minishop.products.adapters import faults as product_faults
-from tests.support.flag_switch import switch_off, switch_on
+from tests.support.flags import switch_off, switch_on
 from tests.support.helpers import assert_problem, count, create_product, order_body, stock_of
 from tests.support.observed import flag_events, log_lines, value
 from tests.support.shop import INTERNAL_HEADERS, Shop

@@ -20,7 +20,7 @@ import pytest
 import yaml
 
 from minishop.manifest import MANIFEST
-from tests.support.flag_switch import chaos
+from tests.support.flags import chaos
 from tests.support.helpers import wait_until
 from tests.support.processes import RunningShop, shop_processes
 from tests.support.promql import comparisons_as_bool, query, with_grafana_variables
@@ -45,9 +45,9 @@ def _messages(stack: RunningShop) -> list[dict]:
 def _set_failure_rate(stack: RunningShop, rate: float) -> None:
     """Decline ``rate`` of payments with the payment_failure flag (0 clears it: base rate 0)."""
     if rate:
-        chaos(stack, "set", "payment_failure", str(round(rate * 100)), service="payments")
+        chaos(stack, "set", "payment_failure", str(round(rate * 100)))
     else:
-        chaos(stack, "clear", "payment_failure", service="payments")
+        chaos(stack, "clear", "payment_failure")
 
 
 def test_every_url_the_banner_prints_answers(stack: RunningShop) -> None:
@@ -143,6 +143,46 @@ def test_high_error_rate_reaches_slack_then_resolves(
         and "HighErrorRate" in line.get("title", "")
         for service, line in log_lines
     ), "the receiver logs each message as a JSON line"
+
+
+def test_a_service_not_ready_reaches_slack_then_resolves(
+    stack: RunningShop, record_property: Callable[[str, object], None]
+) -> None:
+    """The readiness_failure flag: users' /health/ready answers 503, Prometheus reads it in
+    ``service_ready`` and ``ServiceNotReady`` reaches the Slack receiver, then resolves."""
+
+    def not_ready(status: str) -> Callable[[], list[dict]]:
+        return lambda: [
+            message
+            for message in _messages(stack)
+            if message["title"].startswith(f"[{status}")
+            and "ServiceNotReady" in message["title"]
+            and "users" in message["title"]
+        ]
+
+    assert not not_ready("FIRING")(), "the alert fired before any fault was injected"
+    chaos(stack, "set", "readiness_failure", "users")
+    injected = time.monotonic()
+    try:
+        ready = httpx.get(f"{stack.urls['users']}/health/ready", timeout=5)
+        assert ready.status_code == 503, ready.text
+        firing = wait_until(
+            not_ready("FIRING"),
+            timeout=ALERT_DEADLINE,
+            interval=0.5,
+            message="ServiceNotReady (users) firing in Slack",
+        )
+        record_property("seconds_from_fault_to_slack", round(time.monotonic() - injected, 1))
+        text = firing[0]["attachments"][0]["text"]  # type: ignore[index]
+        assert "docs/runbooks/service-not-ready.md" in text
+    finally:
+        chaos(stack, "clear", "readiness_failure")
+    wait_until(
+        not_ready("RESOLVED"),
+        timeout=ALERT_DEADLINE,
+        interval=0.5,
+        message="ServiceNotReady resolved in Slack",
+    )
 
 
 def _rule_expressions() -> list[tuple[str, str]]:

@@ -22,7 +22,7 @@ from playwright.sync_api import Browser, BrowserContext, Page
 
 from minishop.manifest import MANIFEST
 from tests.support.browser import chromium, screenshots_dir
-from tests.support.flag_switch import chaos
+from tests.support.flags import chaos
 from tests.support.helpers import wait_until
 from tests.support.processes import RunningShop, shop_processes
 from tests.support.traffic import ALERT_DEADLINE, FAST_STACK, Traffic
@@ -105,9 +105,9 @@ def screenshots(tmp_path_factory: pytest.TempPathFactory, pytestconfig: pytest.C
 def _set_failure_rate(lab: RunningShop, rate: float) -> None:
     """Decline ``rate`` of payments with the payment_failure flag (0 clears it: base rate 0)."""
     if rate:
-        chaos(lab, "set", "payment_failure", str(round(rate * 100)), service="payments")
+        chaos(lab, "set", "payment_failure", str(round(rate * 100)))
     else:
-        chaos(lab, "clear", "payment_failure", service="payments")
+        chaos(lab, "clear", "payment_failure")
 
 
 def _trace_id(response: httpx.Response) -> str:

@@ -12,7 +12,7 @@ from collections.abc import Callable, Iterator
 import httpx
 import pytest
 
-from tests.support.flag_switch import chaos
+from tests.support.flags import chaos
 from tests.support.observed import value
 from tests.support.processes import RunningShop, shop_processes
 
@@ -50,13 +50,13 @@ def _lines(shop: RunningShop, service: str, text: str) -> list[dict]:
 
 def test_an_unreachable_provider_is_a_503_a_count_and_a_log_line(shop: RunningShop) -> None:
     order_id = _order(shop).json()["order_id"]
-    chaos(shop, "set", "payment_unreachable", "on", service="payments")
+    chaos(shop, "set", "payment_unreachable", "on")
     try:
         refused = httpx.post(
             f"{shop.urls['gateway']}/payment/pay", json={"order_id": order_id}, timeout=10
         )
     finally:
-        chaos(shop, "clear", "payment_unreachable", service="payments")
+        chaos(shop, "clear", "payment_unreachable")
     assert refused.status_code == 503, refused.text
     assert refused.headers["content-type"].startswith("application/problem+json")
     assert refused.json()["type"] == "provider-unreachable"
@@ -74,13 +74,13 @@ def test_an_unreachable_provider_is_a_503_a_count_and_a_log_line(shop: RunningSh
 
 def test_a_product_db_error_fails_that_product_only(shop: RunningShop) -> None:
     gateway = shop.urls["gateway"]
-    chaos(shop, "set", "product_db_error", "3", service="products")
+    chaos(shop, "set", "product_db_error", "3")
     try:
         failed = httpx.get(f"{gateway}/api/v1/products/3", timeout=5)
         other = httpx.get(f"{gateway}/api/v1/products/2", timeout=5)
         order = _order(shop, product_id=3)
     finally:
-        chaos(shop, "clear", "product_db_error", service="products")
+        chaos(shop, "clear", "product_db_error")
     assert failed.status_code == 503 and failed.json()["type"] == "database-unavailable"
     assert other.status_code == 200
     assert order.status_code == 503, order.text
@@ -103,12 +103,12 @@ def test_the_orders_leak_grows_orders_memory_only_while_on(
 
     traffic()  # warm: whatever the first requests allocate anyway
     before, users_before = resident("orders"), resident("users")
-    chaos(shop, "set", "orders_memory_leak", str(LEAK_KIB), service="orders")
+    chaos(shop, "set", "orders_memory_leak", str(LEAK_KIB))
     try:
         traffic()
         grown = resident("orders")
     finally:
-        chaos(shop, "clear", "orders_memory_leak", service="orders")
+        chaos(shop, "clear", "orders_memory_leak")
     traffic()
     after = resident("orders")
     leaked = LEAK_KIB * 1024 * LEAK_REQUESTS  # 40 MiB

@@ -21,7 +21,7 @@ import pytest
 from prometheus_client.parser import text_string_to_metric_families
 
 from minishop.manifest import MANIFEST
-from tests.support.flag_switch import chaos
+from tests.support.flags import chaos
 from tests.support.helpers import wait_until
 from tests.support.otlp import OtlpReceiver, ReceivedSpan
 from tests.support.processes import (
@@ -175,7 +175,7 @@ def _error_total(shop: RunningShop, service: str) -> dict[tuple[str, str], float
 def test_a_forced_payment_failure_is_a_402_an_error_count_and_a_log_line(
     shop: RunningShop, receiver: OtlpReceiver
 ) -> None:
-    chaos(shop, "set", "payment_failure", "100", service="payments")
+    chaos(shop, "set", "payment_failure", "100")
     try:
         order_id = _order(shop).json()["order_id"]
         before = _error_total(shop, "payments")
@@ -188,7 +188,7 @@ def test_a_forced_payment_failure_is_a_402_an_error_count_and_a_log_line(
             timeout=10,
         )
     finally:
-        chaos(shop, "clear", "payment_failure", service="payments")
+        chaos(shop, "clear", "payment_failure")
     assert declined.status_code == 402, declined.text
     reason = declined.json()["reason"]
     assert declined.json()["status"] == "failed"

@@ -7,7 +7,7 @@ import shutil
 import signal
 import sys
 import time
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, replace
 from pathlib import Path
 from typing import Annotated
@@ -286,7 +286,7 @@ def _self_command() -> str:
         return str(launcher)
 
 
-def _banner(plan: Plan, seconds: float) -> str:
+def _banner(plan: Plan, seconds: float, load: Sequence[ProcessSpec] = ()) -> str:
     by_name = {spec.name: spec for spec in plan.all}
     entry_point = MANIFEST.entry_point
     gateway = by_name[entry_point.name if entry_point is not None else plan.shop[-1].name]
@@ -303,6 +303,8 @@ def _banner(plan: Plan, seconds: float) -> str:
     if ALERT_RECEIVER in by_name:
         url = by_name[ALERT_RECEIVER].url
         lines.append(f"  alerts (Slack)  {url}/   as JSON {url}/messages")
+    for spec in load:
+        lines.append(f"  load (Locust)   {spec.url}/   simulated shoppers: charts, stop, restart")
     lines += [f"  not started     {reason}" for reason in plan.missing]
     lines += [
         "  logs            below too, one JSON line per event, prefixed by service",
@@ -361,9 +363,13 @@ def _fault_lines(tokens: ShopTokens | None, flags_path: Path | None) -> list[str
     return [
         f"Admin token (/admin and /debug routes, Authorization: Bearer; {origin}):",
         f"  {admin}",
+        "Simulated shoppers (Locust; or start the lab with --load 5):",
+        f"  {_self_command()} load --users 10 --duration 2m",
         "Inject a fault (all off at start; HighErrorRate reaches the Slack receiver in ~2 min):",
         f"  {chaos} set payment_failure 30",
-        f"  {chaos} list    (the eight faults)    {chaos} clear    (all off)",
+        f"  {chaos} list     (the eight faults; clear: all off; schedule: a game day)",
+        "A CPU profile of a service, opened in the console's speedscope viewer:",
+        f"  MINISHOP_ADMIN_TOKEN={admin} {_self_command()} profile orders --seconds 10",
     ]
 
 
@@ -391,7 +397,8 @@ def up(
     others keep serving; one that keeps crashing is left down with a message.
     """
     plan = _plan(data_dir, log_level, stack=stack, tokens=shop_tokens())
-    processes = [*plan.all, *load_processes(load_users, plan.shop, data_dir)]  # load: last
+    load = load_processes(load_users, plan.shop, data_dir)
+    processes = [*plan.all, *load]  # load: last, so it stops first
     supervisor = Supervisor(
         processes, colour=sys.stdout.isatty(), state_path=state_file(_data_dir(data_dir))
     )
@@ -419,7 +426,7 @@ def up(
     except StartupError as exc:  # a child that cannot start is a setup problem: stop
         supervisor.stop()
         raise fail(str(exc)) from None
-    typer.echo(_banner(plan, time.monotonic() - started))
+    typer.echo(_banner(plan, time.monotonic() - started, load))
     while not stopping:
         supervisor.supervise()
         time.sleep(SUPERVISE_INTERVAL_SECONDS)
