@@ -157,5 +157,6 @@ async def test_a_peer_that_refuses_connections_counts_as_unreachable(tmp_path: P
         refused = await payments.post("/api/v1/payments", json={"order_id": 1})
         assert assert_problem(refused, 503)["type"] == "dependency-unavailable"
         metrics = (await payments.get("/metrics")).text
-    assert value(metrics, "dependency_unreachable_total", dependency="orders") == 1
+    # the request's attempt, and any readiness probe of orders that ran meanwhile
+    assert value(metrics, "dependency_unreachable_total", dependency="orders") >= 1
     assert value(metrics, "dependency_unreachable_total", dependency="payment-provider") == 0
