@@ -98,44 +98,65 @@ def test_prometheus_scrapes_every_target_and_loads_every_rule(stack: RunningShop
     ]
 
 
-def test_high_error_rate_reaches_slack_then_resolves(
+def _alert_messages(stack: RunningShop, status: str, alert: str, label: str) -> list[dict]:
+    return [
+        message
+        for message in _messages(stack)
+        if message["title"].startswith(f"[{status}")
+        and alert in message["title"]
+        and label in message["title"]
+    ]
+
+
+def test_payment_failure_and_readiness_faults_reach_slack_then_resolve(
     stack: RunningShop, record_property: Callable[[str, object], None]
 ) -> None:
-    def high_error_rate(status: str) -> Callable[[], list[dict]]:
-        return lambda: [
-            message
-            for message in _messages(stack)
-            if message["title"].startswith(f"[{status}") and "HighErrorRate" in message["title"]
-        ]
-
-    assert not high_error_rate("FIRING")(), "the alert fired before any fault was injected"
+    """Two faults at once, through the real Prometheus and Alertmanager: payment_failure
+    raises ``HighErrorRate``, readiness_failure on users ``ServiceNotReady``; each reaches
+    the Slack receiver, and each resolves once its flag is cleared."""
+    high_error_rate = ("HighErrorRate", "")
+    not_ready = ("ServiceNotReady", "users")
+    for alert in (high_error_rate, not_ready):
+        assert not _alert_messages(stack, "FIRING", *alert), f"{alert} fired before any fault"
     _set_failure_rate(stack, 0.5)
+    chaos(stack, "set", "readiness_failure", "users")
     injected = time.monotonic()
-    firing = wait_until(
-        high_error_rate("FIRING"),
-        timeout=ALERT_DEADLINE,
-        interval=0.5,
-        message="HighErrorRate firing in Slack",
-    )
-    to_fire = time.monotonic() - injected
-    record_property("seconds_from_fault_to_slack", round(to_fire, 1))
-    message = firing[0]  # type: ignore[index]
+    try:
+        ready = httpx.get(f"{stack.urls['users']}/health/ready", timeout=5)
+        assert ready.status_code == 503, ready.text
+        firing = {
+            alert: wait_until(
+                lambda alert=alert: _alert_messages(stack, "FIRING", *alert),
+                timeout=ALERT_DEADLINE,
+                interval=0.5,
+                message=f"{alert[0]} firing in Slack",
+            )[0]
+            for alert in (high_error_rate, not_ready)
+        }
+        to_fire = time.monotonic() - injected
+        record_property("seconds_from_faults_to_slack", round(to_fire, 1))
+    finally:
+        _set_failure_rate(stack, 0.0)
+        chaos(stack, "clear", "readiness_failure")
+    message = firing[high_error_rate]
     assert message["channel"] == "#minishop-oncall"  # critical: the on-call channel
     text = message["attachments"][0]["text"]
     assert "of requests fail" in text
     assert "docs/runbooks/high-error-rate.md" in text
+    not_ready_text = firing[not_ready]["attachments"][0]["text"]
+    assert "docs/runbooks/service-not-ready.md" in not_ready_text
 
-    _set_failure_rate(stack, 0.0)
     repaired = time.monotonic()
-    wait_until(
-        high_error_rate("RESOLVED"),
-        timeout=ALERT_DEADLINE,
-        interval=0.5,
-        message="HighErrorRate resolved in Slack",
-    )
+    for alert in (high_error_rate, not_ready):
+        wait_until(
+            lambda alert=alert: _alert_messages(stack, "RESOLVED", *alert),
+            timeout=ALERT_DEADLINE,
+            interval=0.5,
+            message=f"{alert[0]} resolved in Slack",
+        )
     to_resolve = time.monotonic() - repaired
     record_property("seconds_from_repair_to_resolved", round(to_resolve, 1))
-    print(f"\nfault → Slack: {to_fire:.1f} s; repair → resolved: {to_resolve:.1f} s")
+    print(f"\nfaults → Slack: {to_fire:.1f} s; repair → resolved: {to_resolve:.1f} s")
     log_lines = stack.log_lines()
     assert any(
         service == "slack-receiver"
@@ -143,46 +164,6 @@ def test_high_error_rate_reaches_slack_then_resolves(
         and "HighErrorRate" in line.get("title", "")
         for service, line in log_lines
     ), "the receiver logs each message as a JSON line"
-
-
-def test_a_service_not_ready_reaches_slack_then_resolves(
-    stack: RunningShop, record_property: Callable[[str, object], None]
-) -> None:
-    """The readiness_failure flag: users' /health/ready answers 503, Prometheus reads it in
-    ``service_ready`` and ``ServiceNotReady`` reaches the Slack receiver, then resolves."""
-
-    def not_ready(status: str) -> Callable[[], list[dict]]:
-        return lambda: [
-            message
-            for message in _messages(stack)
-            if message["title"].startswith(f"[{status}")
-            and "ServiceNotReady" in message["title"]
-            and "users" in message["title"]
-        ]
-
-    assert not not_ready("FIRING")(), "the alert fired before any fault was injected"
-    chaos(stack, "set", "readiness_failure", "users")
-    injected = time.monotonic()
-    try:
-        ready = httpx.get(f"{stack.urls['users']}/health/ready", timeout=5)
-        assert ready.status_code == 503, ready.text
-        firing = wait_until(
-            not_ready("FIRING"),
-            timeout=ALERT_DEADLINE,
-            interval=0.5,
-            message="ServiceNotReady (users) firing in Slack",
-        )
-        record_property("seconds_from_fault_to_slack", round(time.monotonic() - injected, 1))
-        text = firing[0]["attachments"][0]["text"]  # type: ignore[index]
-        assert "docs/runbooks/service-not-ready.md" in text
-    finally:
-        chaos(stack, "clear", "readiness_failure")
-    wait_until(
-        not_ready("RESOLVED"),
-        timeout=ALERT_DEADLINE,
-        interval=0.5,
-        message="ServiceNotReady resolved in Slack",
-    )
 
 
 def _rule_expressions() -> list[tuple[str, str]]:
