@@ -1,5 +1,5 @@
 """Races of a shop that runs for hours: a delivery against orders taking the same stock,
-and an order's expiry against its payment.
+and an order's expiry against its payment (a charge that lands after the expiry is refunded).
 
 On both databases (the ``shop`` fixture): PostgreSQL runs the transactions truly in
 parallel, SQLite serialises them at whatever point each one reaches its write.
@@ -60,7 +60,7 @@ async def test_a_payment_racing_the_expiry_has_exactly_one_outcome(shop: Shop) -
         return await expiry.expire_unpaid()
 
     outcomes: Counter[str] = Counter()
-    owed: set[int] = set()
+    refunded: set[int] = set()
     stream = io.BytesIO()
     configure_logging("orders", "INFO", stream=stream)
     async with shop.client() as client:
@@ -91,9 +91,20 @@ async def test_a_payment_racing_the_expiry_has_exactly_one_outcome(shop: Shop) -
             else:  # the expiry won: the stock is back, and the order refuses the payment
                 assert status == "expired", status
                 assert stock == held + 2 and expired_ids == [order_id]
-                assert payment.status_code in (200, 409), payment.text
-                if payment.status_code == 200:  # charged after its check: said, to refund
-                    owed.add(order_id)
+                problem = payment.json()
+                assert payment.status_code == 409, payment.text
+                if problem["type"].endswith("order-closed"):  # charged after its check
+                    refunded.add(order_id)
+                else:  # refused before any charge
+                    assert problem["type"].endswith("order-not-payable"), problem
+            # Never money kept for an order that is not paid: its charge was given back.
+            charges = (await client.get("/api/v1/payments", params={"order_id": order_id})).json()
+            kept = [p for p in charges["items"] if p["status"] == "succeeded"]
+            assert len(kept) == (1 if status == "paid" else 0), charges
+            if order_id in refunded:
+                assert [(p["status"], p["reason"]) for p in charges["items"]] == [
+                    ("refunded", "order_closed")
+                ]
             outcomes[status] += 1
             # Either way, nothing moves afterwards.
             assert await expiry.expire_unpaid() == []
@@ -103,4 +114,10 @@ async def test_a_payment_racing_the_expiry_has_exactly_one_outcome(shop: Shop) -
     assert sum(outcomes.values()) == ROUNDS, outcomes
     lines = [orjson.loads(line) for line in stream.getvalue().splitlines()]
     said = {line["order_id"] for line in lines if "refund due" in line["message"]}
-    assert said == owed
+    assert said == refunded  # orders says a refund is due, and payments made it
+    made = {
+        line["order_id"] for line in lines if line["message"] == "payment refunded: order closed"
+    }
+    assert made == refunded
+    counted = await shop.metric("payments", "refunds")
+    assert sum(counted.values()) == len(refunded), counted
