@@ -219,6 +219,23 @@ async def test_a_payment_landing_first_keeps_the_order_and_its_stock(tracer, spa
     assert span.attributes["order.expiry_result"] == "moved_on"
 
 
+async def test_a_candidate_read_after_its_payment_landed_keeps_its_stock(tracer, spans) -> None:
+    """The poll saw the order unpaid, the rows were read after its payment committed: the
+    candidate arrives ``paid`` (PostgreSQL READ COMMITTED, two statements) and is left alone."""
+    orders = FakeOrders()
+    orders.add(1, OrderStatus.PENDING, age=timedelta(hours=1))
+    inventory = FakeInventory({"r-1"})
+    events = ExpiryRecord()
+    expiry = expiry_of(orders, inventory, events, tracer)
+    orders.move(1, OrderStatus.PAID)
+    orders.expiry_candidates = _returning([orders.rows[1]])  # type: ignore[method-assign]
+    assert await expiry.expire_unpaid() == []
+    assert orders.rows[1].status == OrderStatus.PAID
+    assert inventory.held == {"r-1"} and inventory.released == []
+    (span,) = spans.get_finished_spans()
+    assert span.attributes["order.expiry_result"] == "moved_on"
+
+
 def _returning(orders: list[Order]):
     async def candidates(_unpaid_since: datetime, _limit: int) -> list[Order]:
         return orders

@@ -228,6 +228,13 @@ class FakePayments:
         self.rows[payment_id] = replace(self.rows[payment_id], status=status, reason=outcome.reason)
         return self.rows[payment_id]
 
+    async def refund(self, payment_id: str, reason: str) -> Payment:
+        if self.rows[payment_id].status != PaymentStatus.SUCCEEDED:
+            raise PaymentNotFound(payment_id)
+        payment = replace(self.rows[payment_id], status=PaymentStatus.REFUNDED, reason=reason)
+        self.rows[payment_id] = payment
+        return payment
+
     async def mark_synced(self, payment_id: str) -> None:
         self.rows[payment_id] = replace(self.rows[payment_id], order_synced=True)
 
@@ -251,9 +258,13 @@ class FakePayments:
 class ScriptedProvider:
     def __init__(self, *outcomes: ChargeOutcome) -> None:
         self.outcomes = list(outcomes)
+        self.refunds: list[tuple[str, int]] = []
 
     async def charge(self, amount_cents: int, order_id: int) -> ChargeOutcome:
         return self.outcomes.pop(0)
+
+    async def refund(self, payment_id: str, amount_cents: int) -> None:
+        self.refunds.append((payment_id, amount_cents))
 
 
 class FakeOrderBook:
@@ -265,11 +276,14 @@ class FakeOrderBook:
     async def get(self, order_id: int) -> OrderSnapshot | None:
         return OrderSnapshot(order_id, self.status, 2500) if order_id == 1 else None
 
-    async def record_result(self, order_id: int, payment_id: str, succeeded: bool) -> None:
+    async def record_result(self, order_id: int, payment_id: str, succeeded: bool) -> bool:
         if not self.reachable:
             raise DependencyUnavailable("orders", "ConnectError")
         self.results.append((payment_id, succeeded))
+        if self.status == "expired":
+            return False  # closed: orders refuses any outcome
         self.status = "paid" if succeeded else "payment_failed"
+        return True
 
 
 async def test_a_declined_charge_is_a_failed_payment_with_an_error_span(tracer, spans) -> None:

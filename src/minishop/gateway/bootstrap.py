@@ -23,6 +23,14 @@ from minishop.platform.service_app import ServiceParts, create_service_app, serv
 SERVICE = GATEWAY.name
 PUBLIC_PREFIXES = ("/api/v1", "/order", "/payment/pay")
 PROXY_RESPONSES = [
+    # First: the first rule naming a status documents it.
+    ResponseRule(
+        (409,),
+        ("/payment/pay", "/api/v1/payments"),
+        methods=frozenset({"POST"}),
+        description="The order cannot be paid (`order-not-payable`, nothing charged), or it"
+        " closed while the charge ran (`order-closed`): the charge was refunded.",
+    ),
     # The gateway's own answers (keys, rate limit, upstream down or slow) and every
     # problem a service answers to what it is sent, passed on as it is.
     ResponseRule((400, 401, 404, 405, 409, 413, 422, 429, 502, 503, 504), PUBLIC_PREFIXES),

@@ -51,10 +51,14 @@ def create_app(
         flags,
         seed=settings.seed,
     )
-    service = PaymentService(
-        SqlPaymentRepository(base.engine), provider, HttpOrderBook(orders), base.telemetry.tracer
-    )
     metrics = PaymentMetrics(base.telemetry.metrics)
+    service = PaymentService(
+        SqlPaymentRepository(base.engine),
+        provider,
+        HttpOrderBook(orders),
+        base.telemetry.tracer,
+        refunds=metrics,
+    )
     metrics.follow_failure_rate(provider.failure_rate)
     reconciler = PeriodicJob(
         "reconcile-payments", settings.reconcile_interval_seconds, service.reconcile

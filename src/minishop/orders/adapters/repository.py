@@ -8,7 +8,7 @@ from dataclasses import replace
 from datetime import UTC, datetime, timedelta
 
 from opentelemetry.instrumentation.utils import suppress_instrumentation
-from sqlalchemy import delete, insert, or_, select, update
+from sqlalchemy import ColumnElement, delete, insert, or_, select, update
 from sqlalchemy.engine import Row
 from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine
 
@@ -143,26 +143,28 @@ class SqlOrderRepository:
 
         ``updated_at`` is when the order entered its status: a failed payment restarts the
         clock, so a customer who just tried again is not cut off mid-retry.
+
+        The rows are loaded by a second statement, which under PostgreSQL's READ COMMITTED
+        sees whatever committed after the first: it repeats the condition, so that an order
+        paid in between is not returned as a candidate (with its new status) at all.
         """
+        candidate = or_(
+            orders.c.status == OrderStatus.EXPIRING.value,
+            orders.c.status.in_(UNPAID) & (orders.c.updated_at < unpaid_since),
+        )
         with suppress_instrumentation():
             async with self._engine.connect() as connection:
                 ids = list(
                     (
                         await connection.execute(
                             select(orders.c.id)
-                            .where(
-                                or_(
-                                    orders.c.status == OrderStatus.EXPIRING.value,
-                                    orders.c.status.in_(UNPAID)
-                                    & (orders.c.updated_at < unpaid_since),
-                                )
-                            )
+                            .where(candidate)
                             .order_by(orders.c.updated_at, orders.c.id)
                             .limit(limit)
                         )
                     ).scalars()
                 )
-                return await self._load(connection, ids)
+                return await self._load(connection, ids, candidate)
 
     async def begin_expiry(self, order_id: int, unpaid_since: datetime) -> bool:
         async with self._engine.begin() as connection:
@@ -188,11 +190,18 @@ class SqlOrderRepository:
 
     @staticmethod
     async def _load(
-        connection: AsyncConnection, ids: Sequence[int], visible_only: bool = False
+        connection: AsyncConnection,
+        ids: Sequence[int],
+        still: ColumnElement[bool] | None = None,
+        visible_only: bool = False,
     ) -> list[Order]:
+        """The orders ``ids`` with their lines; only those still matching ``still``, if given
+        (the rows may have changed since the ids were selected)."""
         if not ids:
             return []
         query = select(orders).where(orders.c.id.in_(list(ids))).order_by(orders.c.id)
+        if still is not None:
+            query = query.where(still)
         if visible_only:
             query = query.where(orders.c.status.in_(VISIBLE))
         rows = (await connection.execute(query)).all()

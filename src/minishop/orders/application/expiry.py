@@ -7,7 +7,9 @@ the orders unpaid for longer than the timeout and, for each, in one ``ExpireOrde
 1. moves it to ``expiring`` with a conditional update. A payment outcome arriving at the
    same moment makes the same kind of update from ``pending``: exactly one of the two
    wins, so an order is never both paid and given back. The loser of the race either
-   finds the order moved on (here), or is refused with "cannot be paid" (payments);
+   finds the order moved on (here), or is refused with "cannot be paid" (payments).
+   Only an order this round moved, or one found ``expiring``, goes on to step 2: a
+   candidate may arrive already ``paid`` (read after its payment committed);
 2. gives its stock back through products' release, which is safe to repeat;
 3. moves it to ``expired``.
 
@@ -24,7 +26,7 @@ from opentelemetry import trace
 from opentelemetry.trace import Status, StatusCode
 
 from minishop.orders.application.ports import ExpiringOrders, ExpiryEvents, Inventory
-from minishop.orders.domain.model import EXPIRABLE, DependencyUnavailable, Order
+from minishop.orders.domain.model import EXPIRABLE, DependencyUnavailable, Order, OrderStatus
 from minishop.platform.money import cents_to_number
 
 MAX_EXPIRIES_PER_ROUND = 100
@@ -61,9 +63,7 @@ class OrderExpiry:
             span.set_attribute("order.status_before", order.status.value)
             span.set_attribute("order.total", cents_to_number(order.total_cents))
             span.set_attribute("order.timeout_seconds", self._timeout.total_seconds())
-            if order.status in EXPIRABLE and not await self._orders.begin_expiry(
-                order.id, unpaid_since
-            ):
+            if not await self._holds_expiry(order, unpaid_since):
                 span.set_attribute("order.expiry_result", "moved_on")  # a payment won
                 return False
             try:
@@ -80,3 +80,17 @@ class OrderExpiry:
             span.set_attribute("order.expiry_result", "expired")
             self._events.expired(order)
             return True
+
+    async def _holds_expiry(self, order: Order, unpaid_since: datetime) -> bool:
+        """Whether this order's stock is the expiry's to give back: it was left ``expiring``,
+        or this round moves it there now.
+
+        Any other status refuses, whatever status it is: the candidate is a snapshot read
+        after the poll, so a payment that landed between the two shows here as ``paid``, and
+        an order this round did not move to ``expiring`` must keep its stock.
+        """
+        if order.status == OrderStatus.EXPIRING:
+            return True  # an earlier round won the race and stopped before step 3
+        if order.status not in EXPIRABLE:
+            return False
+        return await self._orders.begin_expiry(order.id, unpaid_since)

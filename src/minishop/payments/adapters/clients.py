@@ -38,7 +38,9 @@ class HttpOrderBook:
         except (ValueError, KeyError, TypeError, ArithmeticError) as exc:
             raise DependencyUnavailable("orders", "answered an unreadable order") from exc
 
-    async def record_result(self, order_id: int, payment_id: str, succeeded: bool) -> None:
+    async def record_result(self, order_id: int, payment_id: str, succeeded: bool) -> bool:
+        """True: orders took the outcome (200). False: it refused it (409), the order being
+        closed: expired, or paid by another payment; a charge it refuses must be refunded."""
         try:
             response = await self._client.post(
                 f"/internal/orders/{order_id}/payment-result",
@@ -46,6 +48,8 @@ class HttpOrderBook:
             )
         except httpx.HTTPError as exc:
             raise DependencyUnavailable("orders", type(exc).__name__) from exc
-        # 409: orders already holds a later outcome (e.g. paid by a retry); nothing to correct.
-        if response.status_code not in (200, 409):
+        if response.status_code == 409:
+            return False
+        if response.status_code != 200:
             raise DependencyUnavailable("orders", f"answered {response.status_code}")
+        return True

@@ -7,6 +7,10 @@ charged; the payment itself is kept ``failed`` with reason ``provider_unreachabl
 503 rather than 502: no answer came back from the provider at all (502 is for an
 upstream that answered something unusable), and like every other unavailable
 dependency of this service it is worth retrying shortly.
+
+A charge that succeeded after its order closed (expired, or paid by another payment) is
+refunded and answered 409 ``order-closed``, naming the ``refunded`` payment; the answer is
+kept under the request's Idempotency-Key like a declined payment, so a replay repeats it.
 """
 
 from __future__ import annotations
@@ -25,6 +29,7 @@ from minishop.payments.domain.model import (
     MAX_CARD_NUMBER_LENGTH,
     MAX_ORDER_ID,
     MAX_PAYMENT_ID_LENGTH,
+    ORDER_CLOSED,
     PROVIDER_UNREACHABLE,
     DependencyUnavailable,
     InvalidPayment,
@@ -36,6 +41,7 @@ from minishop.payments.domain.model import (
     ProviderUnreachable,
 )
 from minishop.platform.http import (
+    REPLAYED_HEADER,
     IdempotencyKey,
     Money,
     PageOf,
@@ -98,6 +104,14 @@ UNREACHABLE_DESCRIPTION = (
 )
 
 
+CONFLICT_DESCRIPTION = (
+    "The order cannot be paid: paid already, being paid, or closed (type `order-not-payable`;"
+    " nothing was charged). Or it closed (expired, or paid by another payment) while this"
+    " charge ran (type `order-closed`): the charge was refunded, the payment is `refunded`"
+    " with reason `order_closed`, named in the problem's `payment_id` and `reason`."
+)
+
+
 def build_router(
     service: PaymentService,
     store: IdempotencyStore,
@@ -110,7 +124,8 @@ def build_router(
         response_model=PaymentOut,
         responses={
             402: {"model": PaymentOut, "description": "The provider declined the charge."},
-            **problem_responses(404, 409),
+            **problem_responses(404),
+            409: problem_response(409, CONFLICT_DESCRIPTION),
             503: problem_response(503, UNREACHABLE_DESCRIPTION),
         },
         tags=["payments"],
@@ -134,6 +149,8 @@ def build_router(
             except ProviderUnreachable as exc:
                 raise _unreachable(request, exc, metrics) from exc
             metrics.charged(payment)
+            if payment.status == PaymentStatus.REFUNDED:
+                return 409, PaymentOut.of(payment)  # refunded and logged by the use case
             if payment.status == PaymentStatus.FAILED:
                 _log.warning(
                     f"payment failed: {payment.reason}",
@@ -157,6 +174,8 @@ def build_router(
             reason = PaymentOut.model_validate_json(response.body).reason
             if reason:  # without one, the middleware counts the 402 as ``http_402``
                 mark_failure(request, reason)
+        elif response.status_code == 409:  # the only 409 kept: a charge refunded
+            raise _order_closed(request, response)
         return response
 
     @router.get(
@@ -181,6 +200,22 @@ def build_router(
         return PageOf[PaymentOut].of([PaymentOut.of(payment) for payment in found], page)
 
     return router
+
+
+def _order_closed(request: Request, response: Response) -> Problem:
+    """The problem answering a charge refunded because its order closed while it ran."""
+    payment = PaymentOut.model_validate_json(response.body)
+    mark_failure(request, ORDER_CLOSED)
+    replayed = response.headers.get(REPLAYED_HEADER)
+    return Problem(
+        409,
+        f"Order {payment.order_id} was closed (expired or paid) while this payment ran;"
+        " the charge was refunded.",
+        type_="order-closed",
+        headers={REPLAYED_HEADER: replayed} if replayed else None,
+        payment_id=payment.payment_id,
+        reason=ORDER_CLOSED,
+    )
 
 
 def _unreachable(request: Request, exc: ProviderUnreachable, metrics: PaymentMetrics) -> Problem:

@@ -14,6 +14,8 @@ payments = Table(
     Column("id", String(36), primary_key=True),
     Column("order_id", Integer, nullable=False, index=True),
     Column("amount_cents", Integer, nullable=False),
+    # processing, succeeded, failed, refunded: free text (no CHECK), so a new status needs no
+    # migration; ``refunded`` is not ACTIVE, like ``failed``.
     Column("status", String(16), nullable=False),
     Column("reason", String(64), nullable=True),
     Column("card_last4", String(4), nullable=True),

@@ -90,6 +90,13 @@ class SimulatedProvider:
             return ChargeOutcome(succeeded=False, reason=self._random.choice(FAILURE_REASONS))
         return ChargeOutcome(succeeded=True)
 
+    async def refund(self, payment_id: str, amount_cents: int) -> None:
+        """Give a charge back: the simulated provider does it at once and never refuses.
+
+        Nothing is kept here (the simulated charge moved no money), so asking twice for
+        the same payment id is harmless, as a real provider's idempotent refund would be.
+        """
+
     @staticmethod
     async def _connect() -> None:
         """A connection attempt to a host that refuses it, as the event loop reports one."""

@@ -99,6 +99,27 @@ class SqlPaymentRepository:
             raise PaymentNotFound(payment_id)
         return _to_payment(row)
 
+    async def refund(self, payment_id: str, reason: str) -> Payment:
+        async with self._engine.begin() as connection:
+            row = (
+                await connection.execute(
+                    update(payments)
+                    .where(
+                        payments.c.id == payment_id,
+                        payments.c.status == PaymentStatus.SUCCEEDED.value,
+                    )
+                    .values(
+                        status=PaymentStatus.REFUNDED.value,
+                        reason=reason,
+                        updated_at=datetime.now(UTC),
+                    )
+                    .returning(payments)
+                )
+            ).one_or_none()
+        if row is None:
+            raise PaymentNotFound(payment_id)
+        return _to_payment(row)
+
     async def mark_synced(self, payment_id: str) -> None:
         async with self._engine.begin() as connection:
             await connection.execute(

@@ -19,6 +19,13 @@ class PaymentRepository(Protocol):
 
     async def finish(self, payment_id: str, outcome: ChargeOutcome) -> Payment: ...
 
+    async def refund(self, payment_id: str, reason: str) -> Payment:
+        """Turn a ``succeeded`` payment ``refunded`` (conditional: once only).
+
+        PaymentNotFound when it is not ``succeeded`` (anymore): another path refunded it.
+        """
+        ...
+
     async def mark_synced(self, payment_id: str) -> None: ...
 
     async def get(self, payment_id: str) -> Payment | None: ...
@@ -37,8 +44,22 @@ class PaymentRepository(Protocol):
 class PaymentProvider(Protocol):
     async def charge(self, amount_cents: int, order_id: int) -> ChargeOutcome: ...
 
+    async def refund(self, payment_id: str, amount_cents: int) -> None:
+        """Give a succeeded charge back; the payment id is the provider's idempotency key,
+        so a refund asked twice (the request and the reconciler racing) is made once."""
+        ...
+
 
 class OrderBook(Protocol):
     async def get(self, order_id: int) -> OrderSnapshot | None: ...
 
-    async def record_result(self, order_id: int, payment_id: str, succeeded: bool) -> None: ...
+    async def record_result(self, order_id: int, payment_id: str, succeeded: bool) -> bool:
+        """True when orders took the outcome; False when it refused it because the order is
+        closed (expired, or paid by another payment). DependencyUnavailable otherwise."""
+        ...
+
+
+class RefundListener(Protocol):
+    def refunded(self, payment: Payment) -> None:
+        """A payment was just refunded (called once per payment, by the path that did it)."""
+        ...

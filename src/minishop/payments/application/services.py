@@ -13,6 +13,15 @@ and dies with the process). A real provider would be asked for the outcome of th
 payment id instead, the id being sent with each charge as the provider's idempotency
 key. Never two successful charges for one order: the unique index allows one active
 payment per order, and a payment leaves ``processing`` once only (conditional update).
+
+A charge can succeed after its order closed: it expired (ORDERS_PAYMENT_TIMEOUT_SECONDS)
+between the payment's check and the charge's outcome, or another payment paid it. Orders
+then refuses the outcome (409), and the charge is refunded: the provider gives it back and
+the payment goes ``succeeded`` -> ``refunded`` with reason ``order_closed``, a conditional
+update, so the request and the reconciler, should both see the refusal, refund it once.
+The provider's refund goes first, keyed by the payment id (idempotent at the provider): a
+crash between the two leaves a ``succeeded`` unsynced payment the reconciler refunds again
+harmlessly, never a ``refunded`` payment whose money was kept.
 """
 
 from __future__ import annotations
@@ -24,8 +33,14 @@ from datetime import timedelta
 from opentelemetry import trace
 from opentelemetry.trace import Status, StatusCode
 
-from minishop.payments.application.ports import OrderBook, PaymentProvider, PaymentRepository
+from minishop.payments.application.ports import (
+    OrderBook,
+    PaymentProvider,
+    PaymentRepository,
+    RefundListener,
+)
 from minishop.payments.domain.model import (
+    ORDER_CLOSED,
     PROVIDER_UNREACHABLE,
     ChargeOutcome,
     OrderNotFound,
@@ -51,11 +66,13 @@ class PaymentService:
         provider: PaymentProvider,
         orders: OrderBook,
         tracer: trace.Tracer,
+        refunds: RefundListener | None = None,
     ) -> None:
         self._repository = repository
         self._provider = provider
         self._orders = orders
         self._tracer = tracer
+        self._refunds = refunds  # counts and logs each refund, whichever path made it
         self._charging: set[str] = set()  # payment ids this process is charging right now
 
     async def pay(self, order_id: int, card_number: str | None = None) -> Payment:
@@ -64,6 +81,7 @@ class PaymentService:
         Except when the provider cannot be reached: the payment is then recorded ``failed``
         (reason ``provider_unreachable``, nothing charged) and :class:`ProviderUnreachable`
         carries it, since the caller must hear that the provider, not the card, failed.
+        A charge whose order closed meanwhile comes back ``refunded`` (reason ``order_closed``).
         """
         last4 = card_last4(card_number)
         with self._tracer.start_as_current_span("ProcessPayment") as span:
@@ -83,9 +101,9 @@ class PaymentService:
                 self._describe(span, payment)
                 # Failed, never charged: orders hears it, so the order can be paid again.
                 raise ProviderUnreachable(exc.detail, await self._sync(payment)) from exc
-            payment = await self._record(payment, outcome)
+            payment = await self._sync(await self._record(payment, outcome))
             self._describe(span, payment)
-            return await self._sync(payment)
+            return payment
 
     @staticmethod
     def _describe(span: trace.Span, payment: Payment) -> None:
@@ -124,18 +142,43 @@ class PaymentService:
         return await self.get(payment.id)
 
     async def _sync(self, payment: Payment) -> Payment:
-        """Tell orders; if it cannot hear now, the reconciler tells it later."""
+        """Tell orders; if it cannot hear now, the reconciler tells it later.
+
+        Returns the payment as it ends up: ``refunded`` if orders refused its charge.
+        """
         try:
-            await self._orders.record_result(
-                payment.order_id, payment.id, payment.status.value == "succeeded"
+            accepted = await self._orders.record_result(
+                payment.order_id, payment.id, payment.status is PaymentStatus.SUCCEEDED
             )
         except Exception as exc:
             trace.get_current_span().add_event(
                 "payment.order_sync_deferred", {"error": type(exc).__name__}
             )
             return payment
+        return await self._settle(payment, accepted)
+
+    async def _settle(self, payment: Payment, accepted: bool) -> Payment:
+        """Orders has answered: refund a charge it refused, then stop telling it."""
+        if not accepted and payment.status is PaymentStatus.SUCCEEDED:
+            payment = await self._refund(payment)
+        # A refused failure needs nothing: orders already holds a later outcome.
         await self._repository.mark_synced(payment.id)
         return payment
+
+    async def _refund(self, payment: Payment) -> Payment:
+        """Give back a charge whose order closed while it ran; once, whoever asks first."""
+        await self._provider.refund(payment.id, payment.amount_cents)
+        try:
+            refunded = await self._repository.refund(payment.id, ORDER_CLOSED)
+        except PaymentNotFound:
+            return await self.get(payment.id)  # the other path refunded it meanwhile
+        trace.get_current_span().add_event(
+            "payment.refunded",
+            {"payment.id": refunded.id, "payment.refund_reason": ORDER_CLOSED},
+        )
+        if self._refunds is not None:
+            self._refunds.refunded(refunded)
+        return refunded
 
     async def get(self, payment_id: str) -> Payment:
         payment = await self._repository.get(payment_id)
@@ -157,9 +200,15 @@ class PaymentService:
                 continue  # its charge finished after all, between our read and our write
         synced = 0
         for payment in await self._repository.unsynced():
-            await self._orders.record_result(
-                payment.order_id, payment.id, payment.status.value == "succeeded"
+            accepted = await self._orders.record_result(
+                payment.order_id, payment.id, payment.status is PaymentStatus.SUCCEEDED
             )
-            await self._repository.mark_synced(payment.id)
+            if accepted or payment.status is not PaymentStatus.SUCCEEDED:
+                await self._settle(payment, accepted)
+            else:  # a late refusal: the refund gets a trace of its own
+                with self._tracer.start_as_current_span("RefundPayment") as span:
+                    span.set_attribute("order.id", payment.order_id)
+                    span.set_attribute("payment.id", payment.id)
+                    self._describe(span, await self._settle(payment, accepted))
             synced += 1
         return synced

@@ -10,6 +10,9 @@ FAILURE_REASONS = ("card_declined", "insufficient_funds", "provider_timeout")
 """What the provider answers when it declines a charge."""
 PROVIDER_UNREACHABLE = "provider_unreachable"
 """The failure reason of a payment whose provider could not be reached: nothing was charged."""
+ORDER_CLOSED = "order_closed"
+"""The reason of a refunded payment: its order closed (expired, or paid by another payment)
+while the charge ran, so orders refused the money and the charge was given back."""
 PAYMENT_PROVIDER = "payment-provider"
 """The provider's name as a dependency (``dependency_unreachable_total{dependency}``)."""
 PAYABLE_ORDER_STATUSES = frozenset({"pending", "payment_failed"})
@@ -27,6 +30,8 @@ class PaymentStatus(StrEnum):
     PROCESSING = "processing"
     SUCCEEDED = "succeeded"
     FAILED = "failed"
+    REFUNDED = "refunded"
+    """Charged, then given back: orders refused the outcome (reason ``order_closed``)."""
 
 
 class InvalidPayment(ValueError):
