@@ -2,27 +2,11 @@
 
 from __future__ import annotations
 
-import pytest
-from opentelemetry.sdk.trace import TracerProvider
-from opentelemetry.sdk.trace.export import SimpleSpanProcessor
-from opentelemetry.sdk.trace.export.in_memory_span_exporter import InMemorySpanExporter
 from opentelemetry.trace import StatusCode
 
 from minishop.payments.application.services import PaymentService
 from minishop.payments.domain.model import ChargeOutcome, OrderSnapshot, Payment, PaymentStatus
 from tests.unit.test_use_cases import FakeOrderBook, FakePayments, ScriptedProvider
-
-
-@pytest.fixture
-def spans() -> InMemorySpanExporter:
-    return InMemorySpanExporter()
-
-
-@pytest.fixture
-def tracer(spans: InMemorySpanExporter):
-    provider = TracerProvider()
-    provider.add_span_processor(SimpleSpanProcessor(spans))
-    return provider.get_tracer("test")
 
 
 class Refunds:

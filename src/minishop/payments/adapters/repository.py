@@ -81,38 +81,22 @@ class SqlPaymentRepository:
 
     async def finish(self, payment_id: str, outcome: ChargeOutcome) -> Payment:
         status = PaymentStatus.SUCCEEDED if outcome.succeeded else PaymentStatus.FAILED
-        async with self._engine.begin() as connection:
-            row = (
-                await connection.execute(
-                    update(payments)
-                    .where(
-                        payments.c.id == payment_id,
-                        payments.c.status == PaymentStatus.PROCESSING.value,
-                    )
-                    .values(
-                        status=status.value, reason=outcome.reason, updated_at=datetime.now(UTC)
-                    )
-                    .returning(payments)
-                )
-            ).one_or_none()
-        if row is None:
-            raise PaymentNotFound(payment_id)
-        return _to_payment(row)
+        return await self._move(payment_id, PaymentStatus.PROCESSING, status, outcome.reason)
 
     async def refund(self, payment_id: str, reason: str) -> Payment:
+        return await self._move(payment_id, PaymentStatus.SUCCEEDED, PaymentStatus.REFUNDED, reason)
+
+    async def _move(
+        self, payment_id: str, expected: PaymentStatus, new: PaymentStatus, reason: str | None
+    ) -> Payment:
+        """One conditional step of a payment's life: from ``expected`` only, so a step that
+        two processes race for happens once; PaymentNotFound when it was not ``expected``."""
         async with self._engine.begin() as connection:
             row = (
                 await connection.execute(
                     update(payments)
-                    .where(
-                        payments.c.id == payment_id,
-                        payments.c.status == PaymentStatus.SUCCEEDED.value,
-                    )
-                    .values(
-                        status=PaymentStatus.REFUNDED.value,
-                        reason=reason,
-                        updated_at=datetime.now(UTC),
-                    )
+                    .where(payments.c.id == payment_id, payments.c.status == expected.value)
+                    .values(status=new.value, reason=reason, updated_at=datetime.now(UTC))
                     .returning(payments)
                 )
             ).one_or_none()
