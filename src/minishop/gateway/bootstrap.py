@@ -72,6 +72,7 @@ def create_app(
             tracer=telemetry.tracer,
             timeout=settings.http_timeout_seconds,
             transport=transports.get(service.name),
+            metrics=telemetry.metrics,  # dependency_unreachable_total, as every caller counts
         )
         for service in downstream
     }
