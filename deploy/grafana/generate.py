@@ -454,11 +454,14 @@ def business() -> dict[str, Any]:
                         "{{reason}}",
                     )
                 ],
-                description="Per minute. The provider's configured failure rate is on the right.",
+                description=(
+                    "Per minute. The failure rate in force (the setting, or the "
+                    "payment_failure flag) is on the right."
+                ),
             ),
             Panel(
-                "Provider failure rate (configured)",
-                [q("payment_provider_failure_rate", "configured")],
+                "Provider failure rate (in force)",
+                [q("payment_provider_failure_rate", "in force")],
                 "percentunit",
                 threshold=0.1,
             ),
