@@ -2,9 +2,9 @@
 
 Every service, the load generator and ``minishop chaos`` share this package: the catalog
 says what each flag means and how its value is written, ``document`` reads and writes the
-file (the schema flagd and the OpenTelemetry Demo use), ``source`` watches it and hands out
-the faults in force, ``evaluation`` makes each fault that changes a request visible on
-its span.
+file (the schema flagd and the OpenTelemetry Demo use), ``source`` reads it again when it
+changed (services check every half second) and hands out the faults in force,
+``evaluation`` makes each fault that changes a request visible on its span.
 """
 
 from minishop.flags.catalog import (

@@ -11,8 +11,6 @@ evaluation, over the budget; the evaluator alone at +1.3 MB.
 
 from __future__ import annotations
 
-import asyncio
-import contextlib
 import os
 import time
 from collections.abc import Callable, Mapping
@@ -149,7 +147,6 @@ class FlagSource:
         self._on_change = on_change
         self._on_error = on_error
         self._signature: tuple[int, int, int] | None = None
-        self._task: asyncio.Task[None] | None = None
         self.active: ActiveFaults = NO_FAULTS
         """The faults in force: read it on the hot path, it is replaced, never changed."""
         self.loaded_at: float | None = None
@@ -235,26 +232,3 @@ class FlagSource:
                 for spec in CATALOG
             },
         }
-
-    async def start(self, interval: float = POLL_SECONDS) -> None:
-        """Read the file now, then watch it from a task on the running loop."""
-        self.refresh()
-        if self.path is not None:
-            self._task = asyncio.get_running_loop().create_task(
-                self._watch(interval), name="flag-watch"
-            )
-
-    async def stop(self) -> None:
-        if self._task is not None:
-            self._task.cancel()
-            with contextlib.suppress(asyncio.CancelledError):
-                await self._task
-            self._task = None
-
-    async def _watch(self, interval: float) -> None:
-        while True:
-            await asyncio.sleep(interval)
-            try:
-                self.refresh()
-            except Exception as exc:  # never let the watcher die: the next round may work
-                _log.warning("flag watch failed", error=str(exc))

@@ -12,7 +12,9 @@ from typing import Any
 from fastapi import APIRouter
 
 from minishop.flags import FlagSource
+from minishop.flags.source import POLL_SECONDS
 from minishop.observability import ServiceMetrics
+from minishop.platform.background import PeriodicJob
 from minishop.platform.settings import ServiceSettings
 
 
@@ -34,6 +36,15 @@ def service_flags(service: str, settings: ServiceSettings, metrics: ServiceMetri
         on_change=lambda flag, variant, _value: changes.labels(service, flag, variant).inc(),
         on_error=lambda _message: errors.inc(),
     )
+
+
+def flag_watch(flags: FlagSource) -> PeriodicJob:
+    """Re-reads the flag file every half second (a stat when it did not change)."""
+
+    async def refresh() -> None:
+        flags.refresh()
+
+    return PeriodicJob("flag-watch", POLL_SECONDS, refresh)
 
 
 def flags_router(flags: FlagSource) -> APIRouter:

@@ -27,7 +27,7 @@ from minishop.observability.logging import get_logger
 from minishop.platform.access import AccessGuard, closed_zones, document_guarded_routes
 from minishop.platform.body_limit import BodySizeLimitMiddleware
 from minishop.platform.docs import install_offline_docs
-from minishop.platform.fault_flags import flags_router, service_flags
+from minishop.platform.fault_flags import flag_watch, flags_router, service_flags
 from minishop.platform.fault_injection import FaultInjectionMiddleware
 from minishop.platform.openapi import ResponseRule, default_rules, install_problem_documentation
 from minishop.platform.problems import UnexpectedErrorMiddleware, install_problem_handlers
@@ -109,12 +109,14 @@ def create_service_app(parts: ServiceParts) -> FastAPI:
             lambda: pool_capacity(engine),
         )
     checks[FAULT_CHECK] = fault_flag_check(flags, parts.name)
+    watch = flag_watch(flags)
     readiness = ReadinessGauge(telemetry.metrics, checks, settings.readiness_probe_interval_seconds)
 
     @asynccontextmanager
     async def lifespan(_app: FastAPI) -> AsyncIterator[None]:
         await telemetry.start()
-        await flags.start()
+        flags.refresh()  # the faults in force before the first request, not half a second after
+        await watch.start()
         if engine is not None and parts.migrations_dir is not None:
             from minishop.platform.database import ensure_schema
             from minishop.platform.migrations import upgrade_to_head
@@ -145,7 +147,7 @@ def create_service_app(parts: ServiceParts) -> FastAPI:
             await readiness.stop()
             for hook in parts.on_shutdown:
                 await hook()
-            await flags.stop()
+            await watch.stop()
             if engine is not None:
                 await engine.dispose()
             await telemetry.shutdown()
