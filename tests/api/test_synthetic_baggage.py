@@ -10,10 +10,11 @@ from opentelemetry import baggage, context
 from opentelemetry.sdk.trace import TracerProvider
 from opentelemetry.sdk.trace.export import SimpleSpanProcessor
 from opentelemetry.sdk.trace.export.in_memory_span_exporter import InMemorySpanExporter
-from prometheus_client.parser import text_string_to_metric_families
+from prometheus_client import generate_latest
 
 from minishop.observability.baggage import MAX_VALUE_LENGTH, BaggageSpanProcessor
 from tests.support.helpers import order_body
+from tests.support.observed import value
 from tests.support.shop import Shop, running_shop
 
 SYNTHETIC = {"baggage": "synthetic_request=true,session.id=0123abcd,user.password=hunter2"}
@@ -21,12 +22,7 @@ SYNTHETIC = {"baggage": "synthetic_request=true,session.id=0123abcd,user.passwor
 
 def _synthetic_count(shop: Shop, service: str) -> float:
     registry = shop.apps[service].state.telemetry.metrics.registry
-    from prometheus_client import generate_latest
-
-    for family in text_string_to_metric_families(generate_latest(registry).decode()):
-        if family.name == "synthetic_requests":
-            return sum(sample.value for sample in family.samples if sample.name.endswith("_total"))
-    return 0.0
+    return value(generate_latest(registry).decode(), "synthetic_requests_total")
 
 
 async def test_the_baggage_of_an_order_reaches_the_spans_of_every_service(

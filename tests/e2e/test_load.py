@@ -19,11 +19,11 @@ from pathlib import Path
 
 import httpx
 import pytest
-from prometheus_client.parser import text_string_to_metric_families
 
 from minishop.flags import flag_spec
 from minishop.flags.document import read_document, switched_off, switched_on, write_document
 from tests.support.helpers import wait_until
+from tests.support.observed import value
 from tests.support.otlp import OtlpReceiver
 from tests.support.processes import RunningShop, shop_processes
 
@@ -153,15 +153,7 @@ def test_the_synthetic_baggage_reaches_the_spans_of_every_service(lab: Lab) -> N
 def _flood_requests(lab: Lab) -> float:
     """Requests payments served on the flood's route so far (request_total, any status)."""
     text = httpx.get(f"{lab.shop.urls['payments']}/metrics", timeout=5).text
-    return sum(
-        sample.value
-        for family in text_string_to_metric_families(text)
-        if family.name == "request"
-        for sample in family.samples
-        if sample.name == "request_total"
-        and sample.labels["route"] == FLOOD_ROUTE
-        and sample.labels["method"] == "GET"
-    )
+    return value(text, "request_total", route=FLOOD_ROUTE, method="GET")
 
 
 def _growth(lab: Lab, seconds: float) -> float:

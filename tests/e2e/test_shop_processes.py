@@ -23,6 +23,7 @@ from prometheus_client.parser import text_string_to_metric_families
 from minishop.manifest import MANIFEST
 from tests.support.flags import chaos
 from tests.support.helpers import wait_until
+from tests.support.observed import value
 from tests.support.otlp import OtlpReceiver, ReceivedSpan
 from tests.support.processes import (
     SERVICES,
@@ -258,13 +259,7 @@ def _raw(url: str, method: str, path: str, body: dict | None = None) -> tuple[in
 def _admin_flags_requests(payments: str) -> float:
     """How many requests payments served on ``/admin/flags``, by its ``request_total``."""
     text = httpx.get(f"{payments}/metrics", timeout=5).text
-    return sum(
-        sample.value
-        for family in text_string_to_metric_families(text)
-        if family.name == "request"
-        for sample in family.samples
-        if sample.name == "request_total" and sample.labels["route"] == "/admin/flags"
-    )
+    return value(text, "request_total", route="/admin/flags")
 
 
 def test_traversals_through_the_real_gateway_reach_nothing(shop: RunningShop) -> None:

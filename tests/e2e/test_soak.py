@@ -13,9 +13,9 @@ from pathlib import Path
 
 import httpx
 import pytest
-from prometheus_client.parser import text_string_to_metric_families
 
 from tests.support.helpers import wait_until
+from tests.support.observed import value
 from tests.support.processes import shop_processes
 
 pytestmark = [pytest.mark.e2e, pytest.mark.soak]
@@ -37,13 +37,7 @@ SOAK_SHOP = {
 
 
 def _counter(url: str, name: str) -> float:
-    text = httpx.get(f"{url}/metrics", timeout=5).text
-    return sum(
-        sample.value
-        for family in text_string_to_metric_families(text)
-        for sample in family.samples
-        if sample.name == name
-    )
+    return value(httpx.get(f"{url}/metrics", timeout=5).text, name)
 
 
 def _statuses(orders_db: Path) -> dict[str, int]:
