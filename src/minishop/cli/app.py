@@ -15,7 +15,6 @@ from urllib.parse import quote
 
 import httpx
 import typer
-from opentelemetry import trace
 from pydantic import ValidationError
 
 from minishop.cli.chaos import chaos
@@ -30,9 +29,10 @@ from minishop.cli.console_wiring import (
 )
 from minishop.cli.deploy_files import check_deploy_files
 from minishop.cli.load import load, load_processes
-from minishop.cli.loading import ServiceCodeError, app_factory, settings_type
 from minishop.cli.output import fail
 from minishop.cli.profile import profile
+from minishop.cli.serving import ServeError, describe_bad_setting, read_settings
+from minishop.cli.serving import run as run_service
 from minishop.cli.stack import (
     StackPlan,
     StackSettings,
@@ -41,11 +41,9 @@ from minishop.cli.stack import (
     prometheus_pages,
 )
 from minishop.cli.supervisor import (
-    SUPERVISOR_PID_VARIABLE,
     ProcessSpec,
     StartupError,
     Supervisor,
-    stop_when_orphaned,
 )
 from minishop.cli.supervisor_state import read_state, state_file
 from minishop.cli.tokens import TOKEN_VARIABLES, ShopTokens, shop_tokens
@@ -69,30 +67,12 @@ cli.command()(load)  # simulated shoppers, Locust in a child process (cli/load.p
 cli.command()(profile)  # CPU profiles through each service's /debug route (cli/profile.py)
 
 
-def _bad_setting(prefix: str, error: ValidationError) -> str:
-    """``PREFIX_FIELD: what is wrong``, for the first setting pydantic refused."""
-    first = error.errors()[0]
-    field = ".".join(str(part) for part in first["loc"])
-    if not field:  # a check of several settings at once: its message names them
-        return str(first["msg"]).removeprefix("Value error, ")
-    if field.startswith("MINISHOP_"):  # a shared variable (the tokens): no service prefix
-        return f"{field}: {first['msg']}"
-    return f"{prefix}{field.upper()}: {first['msg']}"
-
-
 def load_settings(entry: ServiceEntry, env: Mapping[str, str] | None = None) -> ServiceSettings:
     """The service's settings as its process will see them, with ``env`` added to ours."""
-    saved = dict(os.environ)
-    os.environ.update(env or {})
     try:
-        return settings_type(entry)()
-    except ServiceCodeError as exc:
+        return read_settings(entry, env)
+    except ServeError as exc:
         raise fail(str(exc)) from None
-    except ValidationError as exc:
-        raise fail(f"bad setting for {entry.name}: {_bad_setting(entry.env_prefix, exc)}") from None
-    finally:
-        os.environ.clear()
-        os.environ.update(saved)
 
 
 @cli.command()
@@ -102,25 +82,14 @@ def serve(
         typer.Argument(help=f"One of: {', '.join(MANIFEST.names)}."),
     ],
 ) -> None:
-    """Run one service in this process (``up`` runs each of them this way)."""
-    if service not in MANIFEST:
-        raise fail(f"unknown service {service!r}: choose from {', '.join(MANIFEST.names)}")
-    entry = MANIFEST.service(service)
-    settings = load_settings(entry)
-    from minishop.platform.server import serve as serve_app
-
+    """Run one service in this process (``up`` runs each as ``python -m minishop serve``,
+    which skips the command line's libraries: see ``minishop.serve``)."""
     try:
-        app = app_factory(entry)(settings)
-    except ServiceCodeError as exc:
+        code = run_service(service)
+    except ServeError as exc:
         raise fail(str(exc)) from None
-    provider = app.state.telemetry.tracer_provider
-    if provider is not None:  # one service per process: its provider is the process's
-        trace.set_tracer_provider(provider)
-    supervisor_pid = os.environ.get(SUPERVISOR_PID_VARIABLE)
-    if supervisor_pid:
-        stop_when_orphaned(int(supervisor_pid))
-    if not serve_app(app, settings, extra_ports=getattr(app.state, "extra_ports", ())):
-        sys.exit(1)
+    if code:
+        sys.exit(code)
 
 
 @dataclass(frozen=True)
@@ -142,7 +111,7 @@ def _load_stack_settings() -> StackSettings:
     try:
         return StackSettings()
     except ValidationError as exc:
-        raise fail(f"bad setting {_bad_setting('MINISHOP_', exc)}") from None
+        raise fail(f"bad setting {describe_bad_setting('MINISHOP_', exc)}") from None
 
 
 def _plan(

@@ -13,7 +13,11 @@ so the choices here hold for all of them:
   of the 5 s stop budget: the gateway drains first (1.5 s), then the services behind it
   (1 s), then each flushes its telemetry (bounded, see ``observability.export``);
 - no ``server`` header, no uvicorn logging configuration and no access log: the
-  observability middleware logs each request once, in the shop's JSON format.
+  observability middleware logs each request once, in the shop's JSON format;
+- ``ws="none"``: no route of the shop speaks WebSocket, and uvicorn's default ("auto")
+  loads the ``websockets`` library and its protocol classes into every process for
+  nothing (0.6 MB of RSS each, measured by ``bench/import_cost.py``); an upgrade request
+  is then answered as plain HTTP.
 """
 
 from __future__ import annotations
@@ -42,6 +46,7 @@ def build_config(app: ASGIApp, settings: ServiceSettings) -> uvicorn.Config:
             max_header_count=settings.max_header_count,
             header_timeout_seconds=settings.header_read_timeout_seconds,
         ),
+        ws="none",
         proxy_headers=False,
         timeout_keep_alive=KEEP_ALIVE_SECONDS,
         timeout_graceful_shutdown=settings.graceful_shutdown_seconds,
