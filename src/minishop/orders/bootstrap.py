@@ -11,7 +11,7 @@ from fastapi import FastAPI
 
 from minishop.manifest import MANIFEST
 from minishop.observability import SpanExporter
-from minishop.orders.adapters import http_api, orm
+from minishop.orders.adapters import http_api
 from minishop.orders.adapters.clients import HttpCatalog, HttpInventory, HttpUserDirectory
 from minishop.orders.adapters.memory_leak import MemoryLeak, hooked_routes
 from minishop.orders.adapters.repository import SqlOrderRepository
@@ -36,7 +36,7 @@ def create_app(
     transports: Mapping[str, httpx.AsyncBaseTransport] | None = None,
 ) -> FastAPI:
     """``transports`` replaces the network per downstream service (tests run them in-process)."""
-    base = build_foundation(SERVICE, settings, orm.idempotency_keys, span_exporter)
+    base = build_foundation(SERVICE, settings, span_exporter)
     transports = transports or {}
     tracer = base.telemetry.tracer
     users = build_client(
@@ -95,7 +95,8 @@ def create_app(
             telemetry=base.telemetry,
             routers=[api],
             settings=settings,
-            engine=base.engine,
+            database=base.database,
+            database_url=base.database_url,
             migrations_dir=MIGRATIONS,
             database_schema=base.database_schema,
             readiness={"users": liveness_check(users), "products": liveness_check(products)},

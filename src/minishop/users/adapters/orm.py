@@ -2,7 +2,6 @@
 
 from sqlalchemy import Column, DateTime, Integer, MetaData, String, Table
 
-from minishop.platform.idempotency import idempotency_table
 
 metadata = MetaData()
 
@@ -15,4 +14,3 @@ users = Table(
     Column("created_at", DateTime(timezone=True), nullable=False),
 )
 
-idempotency_keys = idempotency_table(metadata)
