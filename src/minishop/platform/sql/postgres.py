@@ -90,7 +90,7 @@ class PostgresConnection:
 class _Borrowed:
     """A pooled connection for one block; in a transaction when ``write`` is set."""
 
-    __slots__ = ("_database", "_write", "_connection", "_transaction")
+    __slots__ = ("_connection", "_database", "_transaction", "_write")
 
     def __init__(self, database: PostgresDatabase, write: bool) -> None:
         self._database = database

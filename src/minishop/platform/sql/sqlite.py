@@ -130,7 +130,7 @@ class SqliteConnection:
 class _Transaction:
     """``async with``: BEGIN IMMEDIATE (waiting on the loop for the lock), COMMIT or ROLLBACK."""
 
-    __slots__ = ("_database", "_connection")
+    __slots__ = ("_connection", "_database")
 
     def __init__(self, database: SqliteDatabase) -> None:
         self._database = database

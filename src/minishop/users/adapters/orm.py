@@ -2,7 +2,6 @@
 
 from sqlalchemy import Column, DateTime, Integer, MetaData, String, Table
 
-
 metadata = MetaData()
 
 users = Table(
@@ -13,4 +12,3 @@ users = Table(
     Column("name", String(200), nullable=False),
     Column("created_at", DateTime(timezone=True), nullable=False),
 )
-
