@@ -3,8 +3,9 @@
 Repositories speak SQL directly, through the drivers' own fast paths, instead of an ORM or
 SQLAlchemy Core: a point SELECT through SQLAlchemy's async layer cost 0.9 ms of CPU on
 SQLite and 0.7 ms on PostgreSQL, through this port 0.01 ms and 0.3 ms; a one-UPDATE
-write transaction 0.9 ms against 0.04 ms and 0.7 ms (``bench/database_path.py``). The port is small on purpose, the common part of what
-asyncpg offers and what SQLite can do in-process:
+write transaction 0.9 ms against 0.04 ms and 0.7 ms (``bench/database_path.py``).
+The port is small on purpose, the common part of what asyncpg offers and what SQLite
+can do in-process:
 
 - ``transaction()``: a write transaction, committed when the block ends and rolled back
   when it raises, so nothing is half written;
