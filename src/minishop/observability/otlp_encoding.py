@@ -56,54 +56,73 @@ def _trace_state(state: Any) -> str:
 
 
 def _plain(values: Any) -> dict[str, Any] | None:
-    return dict(values) if values else None
+    """A plain dict of an SDK attribute container (its inner dict when it has one: a C copy)."""
+    if not values:
+        return None
+    inner = getattr(values, "_dict", None)
+    return dict(inner if inner is not None else values)
+
+
+def _dropped(container: Any) -> int:
+    return getattr(container, "dropped", 0)
+
+
+def _events(events: Any) -> tuple[Any, ...]:
+    return tuple(
+        (event.timestamp, event.name, _plain(event.attributes), event.dropped_attributes)
+        for event in events
+    )
+
+
+def _links(links: Any) -> tuple[Any, ...]:
+    return tuple(
+        (
+            link.context.trace_id,
+            link.context.span_id,
+            _plain(link.attributes),
+            link.dropped_attributes,
+            wire.span_flags(link.context.is_remote),
+        )
+        for link in links
+    )
+
+
+_LOCAL_FLAGS = wire.span_flags(False)
+_REMOTE_FLAGS = wire.span_flags(True)
 
 
 def flat_span(span: ReadableSpan) -> tuple[Any, ...]:
     """The span as a tuple of plain values, in ``wire``'s field order.
 
-    Reads the SDK's fields directly: the public properties copy (``events``, ``links``,
-    a read-only view of the attributes) and this runs for every span.
+    Runs for every span exported, on the service's GIL: it reads the SDK's fields directly
+    (the public properties copy ``events`` and ``links`` and wrap the attributes), and
+    leaves every per-value decision to the encoder in the exporter process.
     """
     context = span._context
     parent = span._parent
+    attributes = span._attributes
     events = span._events
     links = span._links
     status = span._status
+    state = context.trace_state
     return (
         _resource(span._resource),
         _scope(span._instrumentation_scope),
         context.trace_id,
         context.span_id,
-        _trace_state(context.trace_state),
+        _trace_state(state) if state else "",
         parent.span_id if parent is not None else None,
-        wire.span_flags(parent is not None and parent.is_remote),
+        _REMOTE_FLAGS if parent is not None and parent.is_remote else _LOCAL_FLAGS,
         span._name,
         span._kind.value + 1,  # SDK kinds start at 0, OTLP's at 1
         span._start_time or 0,
         span._end_time or 0,
-        _plain(span._attributes),
-        span.dropped_attributes,
-        tuple(
-            (event.timestamp, event.name, _plain(event.attributes), event.dropped_attributes)
-            for event in events
-        )
-        if events
-        else (),
-        span.dropped_events,
-        tuple(
-            (
-                link.context.trace_id,
-                link.context.span_id,
-                _plain(link.attributes),
-                link.dropped_attributes,
-                wire.span_flags(link.context.is_remote),
-            )
-            for link in links
-        )
-        if links
-        else (),
-        span.dropped_links,
+        _plain(attributes),
+        _dropped(attributes),
+        _events(events) if events else (),
+        _dropped(events),
+        _links(links) if links else (),
+        _dropped(links),
         status.description,
         status.status_code.value,
     )
