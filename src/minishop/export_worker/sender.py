@@ -17,7 +17,6 @@ import random
 import threading
 import time
 from collections.abc import Mapping
-from dataclasses import dataclass, field
 from urllib.parse import unquote, urlsplit
 
 MAX_ATTEMPTS = 6
@@ -43,15 +42,26 @@ def _headers(raw: str) -> dict[str, str]:
     return headers
 
 
-@dataclass(frozen=True)
 class SenderConfig:
-    endpoint: str
-    timeout: float = DEFAULT_TIMEOUT
-    compression: str = "none"
-    headers: dict[str, str] = field(default_factory=dict)
-    certificate: str = ""
-    client_key: str = ""
-    client_certificate: str = ""
+    """Where and how to POST. A plain class: dataclasses would import inspect into the worker."""
+
+    def __init__(
+        self,
+        endpoint: str,
+        timeout: float = DEFAULT_TIMEOUT,
+        compression: str = "none",
+        headers: dict[str, str] | None = None,
+        certificate: str = "",
+        client_key: str = "",
+        client_certificate: str = "",
+    ) -> None:
+        self.endpoint = endpoint
+        self.timeout = timeout
+        self.compression = compression
+        self.headers = headers or {}
+        self.certificate = certificate
+        self.client_key = client_key
+        self.client_certificate = client_certificate
 
     @classmethod
     def from_environ(cls, environ: Mapping[str, str], signal: str = "TRACES") -> SenderConfig:
