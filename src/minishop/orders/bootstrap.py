@@ -42,7 +42,7 @@ def create_app(
     users = build_client(
         settings.url_of(MANIFEST.service("users")),
         peer="users",
-        tracer=tracer,
+        tracer=base.telemetry.instrumentation_tracer,
         timeout=settings.http_timeout_seconds,
         transport=transports.get("users"),
         metrics=base.telemetry.metrics,
@@ -50,7 +50,7 @@ def create_app(
     products = build_client(
         settings.url_of(MANIFEST.service("products")),
         peer="products",
-        tracer=tracer,
+        tracer=base.telemetry.instrumentation_tracer,
         timeout=settings.http_timeout_seconds,
         transport=transports.get("products"),
         metrics=base.telemetry.metrics,

@@ -38,7 +38,7 @@ def create_app(
     orders = build_client(
         settings.url_of(MANIFEST.service("orders")),
         peer="orders",
-        tracer=base.telemetry.tracer,
+        tracer=base.telemetry.instrumentation_tracer,
         timeout=settings.http_timeout_seconds,
         transport=(transports or {}).get("orders"),
         internal_token=settings.internal_token,

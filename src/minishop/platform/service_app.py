@@ -156,7 +156,9 @@ def create_service_app(parts: ServiceParts) -> FastAPI:
         description=parts.description,
         version=__version__,
         lifespan=lifespan,
-        telemetry=NATIVE_TELEMETRY_OFF,
+        # Zero-code mode leaves FastAPI's telemetry at its default, as its users would; it
+        # stands aside by itself when it finds the contrib ASGI middleware in the stack.
+        telemetry=NATIVE_TELEMETRY_OFF if telemetry.own_spans else None,
         docs_url=None,  # served with local assets below, never from a CDN
         redoc_url=None,
     )
