@@ -8,10 +8,11 @@ two moves racing each other (a payment and the expiry) can never both happen.
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Collection, Sequence
 from dataclasses import replace
 from datetime import UTC, datetime, timedelta
 
+import orjson
 from opentelemetry.instrumentation.utils import suppress_instrumentation
 
 from minishop.orders.domain.model import (
@@ -37,6 +38,14 @@ _WITH_LINES = (
     " FROM orders o LEFT JOIN order_lines l ON l.order_id = o.id"
 )
 _ORDERED = " ORDER BY o.id, l.product_id"
+_LINES_AS_JSON = {
+    "sqlite": "(SELECT json_group_array(json_array(product_id, quantity, unit_price_cents))"
+    " FROM order_lines WHERE order_id = orders.id)",
+    "postgresql": "(SELECT json_agg(json_build_array(product_id, quantity, unit_price_cents))::text"
+    " FROM order_lines WHERE order_id = orders.id)",
+}
+"""An order's lines as one JSON value ``[[product_id, quantity, unit_price_cents], ...]``:
+the two databases name the same aggregate differently."""
 _INSERT_LINES = (
     "INSERT INTO order_lines (order_id, product_id, quantity, unit_price_cents)"
     " VALUES ($1, $2, $3, $4)"
@@ -76,52 +85,50 @@ class SqlOrderRepository:
     def __init__(self, database: Database) -> None:
         self._database = database
 
-    async def add_reserving(
-        self, user_id: int, lines: Sequence[OrderLine], reservation_id: str
-    ) -> Order:
+    async def add_reserving(self, user_id: int, reservation_id: str) -> Order:
         now = datetime.now(UTC)
-        total = sum(line.total_cents for line in lines)
         async with self._database.transaction() as connection:
             order_id = await connection.fetchval(
                 "INSERT INTO orders (user_id, status, total_cents, reservation_id,"
-                " created_at, updated_at) VALUES ($1, $2, $3, $4, $5, $5) RETURNING id",
+                " created_at, updated_at) VALUES ($1, $2, 0, $3, $4, $4) RETURNING id",
                 user_id,
                 OrderStatus.RESERVING.value,
-                total,
                 reservation_id,
                 now,
             )
-            if lines:
-                await connection.executemany(
-                    _INSERT_LINES,
-                    [
-                        (order_id, line.product_id, line.quantity, line.unit_price_cents)
-                        for line in lines
-                    ],
-                )
         return Order(
             id=order_id,
             user_id=user_id,
             status=OrderStatus.RESERVING,
-            lines=tuple(lines),
-            total_cents=total,
+            lines=(),
+            total_cents=0,
             reservation_id=reservation_id,
             payment_id=None,
             created_at=now,
         )
 
-    async def confirm(self, order: Order) -> Order:
+    async def confirm(self, order: Order, lines: Sequence[OrderLine]) -> Order:
+        total = sum(line.total_cents for line in lines)
         async with self._database.transaction() as connection:
             confirmed = await connection.execute(
-                "UPDATE orders SET status = $1, updated_at = $2 WHERE id = $3 AND status = $4",
+                "UPDATE orders SET status = $1, total_cents = $2, updated_at = $3"
+                " WHERE id = $4 AND status = $5",
                 OrderStatus.PENDING.value,
+                total,
                 datetime.now(UTC),
                 order.id,
                 OrderStatus.RESERVING.value,
             )
-        if confirmed != 1:
-            raise OrderNotFound(order.id)  # reconciliation released it meanwhile
-        return replace(order, status=OrderStatus.PENDING)
+            if confirmed != 1:
+                raise OrderNotFound(order.id)  # reconciliation released it meanwhile
+            await connection.executemany(
+                _INSERT_LINES,
+                [
+                    (order.id, line.product_id, line.quantity, line.unit_price_cents)
+                    for line in lines
+                ],
+            )
+        return replace(order, status=OrderStatus.PENDING, lines=tuple(lines), total_cents=total)
 
     async def discard(self, order_id: int) -> None:
         async with self._database.transaction() as connection:
@@ -161,6 +168,43 @@ class SqlOrderRepository:
                 expected.value,
             )
         return moved == 1
+
+    async def record_outcome(
+        self,
+        order_id: int,
+        payable: Collection[OrderStatus],
+        new: OrderStatus,
+        payment_id: str,
+    ) -> Order | None:
+        """One statement: the conditional move, returning the order with its lines (a
+        subquery of the RETURNING clause, aggregated as JSON in the database's own words)."""
+        statuses = sorted(status.value for status in payable)
+        async with self._database.transaction() as connection:
+            row = await connection.fetchrow(
+                "UPDATE orders SET status = $1, payment_id = $2, updated_at = $3"
+                f" WHERE id = $4 AND status IN ({placeholders(len(statuses), first=5)})"
+                " AND (status <> $1 OR payment_id IS DISTINCT FROM $2)"
+                " RETURNING id, user_id, status, total_cents, reservation_id, payment_id,"
+                f" created_at, {_LINES_AS_JSON[self._database.system]} AS lines",
+                new.value,
+                payment_id,
+                datetime.now(UTC),
+                order_id,
+                *statuses,
+            )
+        if row is None:
+            return None
+        lines = sorted(OrderLine(*line) for line in orjson.loads(row["lines"] or "[]"))
+        return Order(
+            id=row["id"],
+            user_id=row["user_id"],
+            status=OrderStatus(row["status"]),
+            lines=tuple(lines),
+            total_cents=row["total_cents"],
+            reservation_id=row["reservation_id"],
+            payment_id=row["payment_id"],
+            created_at=row["created_at"],
+        )
 
     async def stale_reserving(self, older_than: timedelta) -> list[Order]:
         cutoff = datetime.now(UTC) - older_than
