@@ -1,9 +1,9 @@
 """The ``product_db_error PRODUCT_ID`` fault: the database fails for one product only.
 
 A needle in a haystack (CONTRACT §9): while the flag is on, every statement that reads
-that product by id (``GET /api/v1/products/{id}``, ``?ids=`` lookups, which is how
-orders prices an order) or changes its stock (deductions, releases) fails in the
-database, and every other product works. Pages of the catalog listed without ``ids``
+that product by id (``GET /api/v1/products/{id}``, ``?ids=`` lookups) or changes its
+stock (deductions, which is how orders reserves and prices an order, and releases) fails
+in the database, and every other product works. Pages of the catalog listed without ``ids``
 are not affected: browsing stays healthy, only requests that ask for that product fail.
 
 The failure is a real one: the repository runs, in the request's own connection and
