@@ -56,7 +56,7 @@ def create_app(
         metrics=base.telemetry.metrics,
         internal_token=settings.internal_token,
     )
-    repository = SqlOrderRepository(base.engine)
+    repository = SqlOrderRepository(base.database)
     inventory = HttpInventory(products)
     service = OrderService(
         repository, HttpUserDirectory(users), HttpCatalog(products), inventory, tracer
