@@ -12,11 +12,13 @@ from fastapi import FastAPI
 from minishop.manifest import MANIFEST
 from minishop.observability import SpanExporter
 from minishop.orders.adapters import http_api
-from minishop.orders.adapters.clients import HttpCatalog, HttpInventory, HttpUserDirectory
+from minishop.orders.adapters.clients import HttpInventory, HttpUserDirectory
 from minishop.orders.adapters.memory_leak import MemoryLeak, hooked_routes
 from minishop.orders.adapters.repository import SqlOrderRepository
 from minishop.orders.adapters.telemetry import OrderMetrics
+from minishop.orders.adapters.user_cache import CachedUserDirectory
 from minishop.orders.application.expiry import OrderExpiry
+from minishop.orders.application.ports import UserDirectory
 from minishop.orders.application.services import OrderService
 from minishop.orders.settings import OrdersSettings
 from minishop.platform.background import PeriodicJob
@@ -56,11 +58,12 @@ def create_app(
         metrics=base.telemetry.metrics,
         internal_token=settings.internal_token,
     )
-    repository = SqlOrderRepository(base.engine)
+    repository = SqlOrderRepository(base.database)
     inventory = HttpInventory(products)
-    service = OrderService(
-        repository, HttpUserDirectory(users), HttpCatalog(products), inventory, tracer
-    )
+    directory: UserDirectory = HttpUserDirectory(users)
+    if settings.user_cache_seconds > 0:
+        directory = CachedUserDirectory(directory, settings.user_cache_seconds)
+    service = OrderService(repository, directory, inventory, tracer)
     reconciler = PeriodicJob(
         "reconcile-orders", settings.reconcile_interval_seconds, service.reconcile
     )
@@ -91,7 +94,7 @@ def create_app(
     app = create_service_app(
         ServiceParts(
             name=SERVICE,
-            description="Orders and their lines, priced from the catalog.",
+            description="Orders and their lines, priced by the catalog as it gives their stock.",
             telemetry=base.telemetry,
             routers=[api],
             settings=settings,

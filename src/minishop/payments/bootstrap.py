@@ -53,7 +53,7 @@ def create_app(
     )
     metrics = PaymentMetrics(base.telemetry.metrics)
     service = PaymentService(
-        SqlPaymentRepository(base.engine),
+        SqlPaymentRepository(base.database),
         provider,
         HttpOrderBook(orders),
         base.telemetry.tracer,

@@ -28,7 +28,7 @@ def create_app(settings: ProductsSettings, *, span_exporter: SpanExporter | None
     base = build_foundation(SERVICE, settings, span_exporter)
     # The repository reads the fault flags to fail one product's statements (product_db_error).
     flags = service_flags(SERVICE, settings, base.telemetry.metrics)
-    repository = SqlProductRepository(base.engine, ProductDbError(flags))
+    repository = SqlProductRepository(base.database, ProductDbError(flags))
     service = ProductService(repository, base.telemetry.tracer)
     metrics = InventoryMetrics(base.telemetry.metrics)
 
