@@ -2,7 +2,7 @@
 
 from sqlalchemy import Column, DateTime, ForeignKey, Integer, MetaData, String, Table
 
-from minishop.platform.idempotency import idempotency_table
+from minishop.platform.migrations import idempotency_table
 
 metadata = MetaData()
 

@@ -2,7 +2,7 @@
 
 from sqlalchemy import Boolean, Column, DateTime, Index, Integer, MetaData, String, Table, text
 
-from minishop.platform.idempotency import idempotency_table
+from minishop.platform.migrations import idempotency_table
 
 metadata = MetaData()
 

@@ -11,7 +11,7 @@ from sqlalchemy import (
     Table,
 )
 
-from minishop.platform.idempotency import idempotency_table
+from minishop.platform.migrations import idempotency_table
 
 metadata = MetaData()
 
