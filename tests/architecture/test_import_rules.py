@@ -43,6 +43,7 @@ LEAVES = "Leaf modules (manifest, money) import only the standard library"
 EXPORT_WORKER = "The span exporter process imports only the standard library"
 IMPORTLIB = "Only the command line loads modules by name (importlib)"
 LOADGEN = "Nothing imports the load generator, Locust or gevent"
+ORM = "Only the migrations use SQLAlchemy and Alembic"
 SDK_BAN = "TID251"  # ruff banned-api: opentelemetry.sdk outside minishop.observability
 
 RUFF_RULES = {SDK_BAN}
@@ -113,6 +114,9 @@ CASES = [
     Case("cli-loadgen", "minishop.cli.app", "from minishop.loadgen.journeys import Catalog", LOADGEN, "minishop.loadgen.journeys"),
     Case("service-locust", "minishop.orders.adapters.clients", "import locust", LOADGEN, "locust"),
     Case("observability-gevent", "minishop.observability.metrics", "from gevent import monkey", LOADGEN, "gevent"),
+    Case("repository-sqlalchemy", "minishop.users.adapters.repository", "from sqlalchemy import select", ORM, "sqlalchemy"),
+    Case("platform-sqlalchemy", "minishop.platform.idempotency", "import sqlalchemy.ext.asyncio", ORM, "sqlalchemy.ext.asyncio"),
+    Case("service-app-alembic", "minishop.platform.service_app", "from alembic import command", ORM, "alembic"),
 ]  # fmt: skip
 
 

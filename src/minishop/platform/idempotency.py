@@ -22,7 +22,6 @@ import time
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
-from typing import Any
 
 import orjson
 
@@ -40,23 +39,8 @@ CLAIM_RENEW_SECONDS = 2.0
 
 
 TABLE = "idempotency_keys"
-"""Every writing service keeps one, created by its migrations (``platform.migrations``)."""
-
-
-def idempotency_table(metadata: Any) -> Any:
-    """The table's declaration, for the migrations that create it (SQLAlchemy, imported
-    only when migrating: the store itself speaks SQL through ``platform.sql``)."""
-    from sqlalchemy import Column, DateTime, Integer, LargeBinary, String, Table
-
-    return Table(
-        TABLE,
-        metadata,
-        Column("key", String(MAX_KEY_LENGTH + 64), primary_key=True),
-        Column("fingerprint", String(64), nullable=False),
-        Column("status_code", Integer, nullable=True),
-        Column("response_body", LargeBinary, nullable=True),
-        Column("created_at", DateTime(timezone=True), nullable=False),
-    )
+"""Every writing service keeps one, created by its migrations
+(``platform.migrations.idempotency_table`` declares its columns)."""
 
 
 @dataclass(frozen=True)

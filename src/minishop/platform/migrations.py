@@ -12,11 +12,21 @@ from typing import Any
 
 from alembic import command, context, op
 from alembic.config import Config
-from sqlalchemy import Connection, MetaData, text
+from sqlalchemy import (
+    Column,
+    Connection,
+    DateTime,
+    Integer,
+    LargeBinary,
+    MetaData,
+    String,
+    Table,
+    text,
+)
 from sqlalchemy.ext.asyncio import create_async_engine
 from sqlalchemy.pool import NullPool
 
-from minishop.platform.idempotency import idempotency_table
+from minishop.platform.idempotency import MAX_KEY_LENGTH, TABLE
 
 
 def _upgrade(connection: Connection, script_location: str) -> None:
@@ -63,11 +73,25 @@ def run_migrations(target_metadata: MetaData) -> None:
         context.run_migrations()
 
 
+def idempotency_table(metadata: MetaData) -> Table:
+    """The columns of the ``idempotency_keys`` table that ``platform.idempotency`` queries."""
+    return Table(
+        TABLE,
+        metadata,
+        Column("key", String(MAX_KEY_LENGTH + 64), primary_key=True),
+        Column("fingerprint", String(64), nullable=False),
+        Column("status_code", Integer, nullable=True),
+        Column("response_body", LargeBinary, nullable=True),
+        Column("created_at", DateTime(timezone=True), nullable=False),
+    )
+
+
 def create_idempotency_keys_table() -> None:
     """Create the ``idempotency_keys`` table every writing service keeps.
 
-    The columns are declared once, in ``platform.idempotency.idempotency_table``, which
-    the store queries. A change to that declaration is a schema change: it needs a new
-    migration in each service, since databases created before it keep the old table.
+    The columns are declared once, in :func:`idempotency_table`, for the store
+    (``platform.idempotency``) to query. A change to that declaration is a schema change:
+    it needs a new migration in each service, since databases created before it keep the
+    old table.
     """
     idempotency_table(MetaData()).create(op.get_bind())
