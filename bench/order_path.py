@@ -1,17 +1,25 @@
-"""The order path under load, with telemetry on and off, side by side in one run.
+"""The order path under load: our telemetry, the standard zero-code one, and none, side by side.
 
 Starts the five services with ``minishop up`` on free ports (SQLite, or PostgreSQL with
 ``--database postgresql``), drives ``POST /order`` then ``POST /payment/pay`` through the
 gateway with wrk (a load tool that is not the system under test) at a fixed concurrency
-for a fixed time after a warm-up, and alternates the two variants A/B/A/B:
+for a fixed time after a warm-up, and alternates the variants A/B/C/A/B/C:
 
-- telemetry on: every trace exported over OTLP to a local sink, metrics, JSON log lines;
+- telemetry on: MiniShop's own tracing, every trace exported over OTLP to a local sink
+  (bench/otlp_sink.py, which counts the spans it receives), metrics, JSON log lines;
+- zero-code: the same shop the way most people instrument one, under
+  ``opentelemetry-instrument`` with the contrib instrumentors at their defaults
+  (``MINISHOP_TELEMETRY=zero-code``, needs the ``zero-code`` extra), every trace to the
+  same sink; metrics and log lines as above;
 - telemetry off: ``OTEL_SDK_DISABLED=true`` and log level WARNING; the same app otherwise.
+
+Each variant is set against "telemetry off": throughput ratio, p99 added at one connection.
 
 Prints a Markdown table and writes it, with every figure, as JSON and Markdown files.
 
     .venv/bin/python bench/order_path.py              # 3 rounds of each, 20 s each
     .venv/bin/python bench/order_path.py --quick      # a smoke run of a few seconds
+    .venv/bin/python bench/order_path.py --variants "telemetry on,telemetry off"
 """
 
 from __future__ import annotations
@@ -45,24 +53,47 @@ from shop_runner import (
     write_report,
 )
 
+from minishop.cli.zero_code import AgentMissing, agent_path
+from minishop.observability.mode import TELEMETRY_VARIABLE
+
 HERE = Path(__file__).resolve().parent
 LUA = HERE / "order_and_pay.lua"
 SINK = HERE / "otlp_sink.py"
-VARIANTS = ("telemetry on", "telemetry off")
+VARIANTS = ("telemetry on", "zero-code", "telemetry off")
+BASELINE = "telemetry off"  # every other variant is compared with it
 PG_DSN = "postgresql://postgres@127.0.0.1:5432/test"
 
 
 def variant_env(variant: str, sink_url: str) -> dict[str, str]:
-    levels = "INFO" if variant == "telemetry on" else "WARNING"
+    if variant not in VARIANTS:
+        raise ValueError(f"unknown variant {variant!r}: choose from {', '.join(VARIANTS)}")
+    levels = "WARNING" if variant == BASELINE else "INFO"
     env = {f"{entry.env_prefix}LOG_LEVEL": levels for entry in SHOP}
-    if variant == "telemetry on":
+    env[TELEMETRY_VARIABLE] = "zero-code" if variant == "zero-code" else "minishop"
+    if variant == BASELINE:
+        env["OTEL_SDK_DISABLED"] = "true"
+    else:
         env.update(
             OTEL_EXPORTER_OTLP_ENDPOINT=sink_url,
             OTEL_TRACES_SAMPLER="always_on",  # 100 % of traces
         )
-    else:
-        env["OTEL_SDK_DISABLED"] = "true"
     return env
+
+
+def parse_variants(text: str) -> tuple[str, ...]:
+    """``--variants``: names from VARIANTS, comma-separated, in the order they alternate."""
+    chosen = tuple(name.strip() for name in text.split(",") if name.strip())
+    unknown = [name for name in chosen if name not in VARIANTS]
+    if unknown or not chosen or len(set(chosen)) != len(chosen):
+        raise argparse.ArgumentTypeError(
+            f"{text!r}: name each variant once, comma-separated, from: {', '.join(VARIANTS)}"
+        )
+    return chosen
+
+
+def sink_counts(sink_url: str) -> dict[str, Any]:
+    """What the sink has received so far (``GET /count`` of bench/otlp_sink.py)."""
+    return httpx.get(f"{sink_url}/count", timeout=10).json()
 
 
 def database_env(database: str, dsn: str) -> dict[str, str]:
@@ -138,9 +169,13 @@ def one_round(
     sink_url: str,
     work: Path,
     extra_pids: Mapping[str, int] | None = None,
+    *,
+    count_received: bool = False,
 ) -> dict[str, Any]:
     """One round of one variant; ``extra_pids`` (name → pid): other processes whose CPU
-    time during the measured load is counted beside the services' (the OTLP receiver)."""
+    time during the measured load is counted beside the services' (the OTLP receiver).
+    With ``count_received``, ``sink_url`` is bench/otlp_sink.py and the spans it received
+    during the round (the shop's stop flushes the last ones) are in the result."""
     env = {
         "PAYMENTS_FAILURE_RATE": "0",  # errors in the result are real errors
         "GATEWAY_RATE_LIMIT_PER_SECOND": "0",
@@ -151,10 +186,11 @@ def one_round(
     if args.database == "postgresql":
         asyncio.run(_drop_bench_schemas(args.pg_dsn))
     data_dir = work / f"round-{number}"
+    received_before = sink_counts(sink_url) if count_received else None
     shop = start_shop(data_dir, env, work / f"round-{number}.log")
     try:
         product_id = bench_product(shop, number)
-        run_wrk(shop.gateway, args.connections, args.warmup, product_id)
+        warmup = run_wrk(shop.gateway, args.connections, args.warmup, product_id)
         before = _cpu(shop, extra_pids)
         load = run_wrk(shop.gateway, args.connections, args.duration, product_id)
         after = _cpu(shop, extra_pids)
@@ -163,6 +199,20 @@ def one_round(
         rss = shop.peak_rss()
     finally:
         shop.stop()
+    orders_in_round = warmup["orders"] + load["orders"] + single["orders"]
+    received = None
+    if received_before is not None:
+        received_after = sink_counts(sink_url)
+        received = {
+            "spans": received_after["spans"] - received_before["spans"],
+            "undecodable_exports": received_after["undecodable"] - received_before["undecodable"],
+            "by_scope": {
+                scope: count - received_before["by_scope"].get(scope, 0)
+                for scope, count in received_after["by_scope"].items()
+                if count != received_before["by_scope"].get(scope, 0)
+            },
+            "orders_in_round": orders_in_round,
+        }
     seconds = load["duration_us"] / 1e6
     orders = load["orders"]
     return {
@@ -182,6 +232,7 @@ def one_round(
         "cpu_seconds": {name: after[name] - before[name] for name in after},
         "peak_rss_mb": {**rss, "total": sum(rss.values())},
         "spans": spans,
+        "received": received,
         "wrk": load,
     }
 
@@ -195,6 +246,11 @@ def _cpu(shop: RunningShop, extra_pids: Mapping[str, int] | None) -> dict[str, f
 
 def _median(values: list[float]) -> float:
     return statistics.median(values) if values else float("nan")
+
+
+def _services_cpu_ms_per_order(per_1000: Mapping[str, float]) -> float:
+    """CPU of the five services per order with its payment, in ms (not the log relay's)."""
+    return sum(per_1000[name] for name in SERVICES if name in per_1000)
 
 
 def summarise(rounds: list[dict[str, Any]]) -> dict[str, Any]:
@@ -229,17 +285,46 @@ def summarise(rounds: list[dict[str, Any]]) -> dict[str, Any]:
                 name: max(r["peak_rss_mb"][name] for r in mine) for name in mine[0]["peak_rss_mb"]
             },
         }
+        figures = summary[variant]
+        figures["cpu_ms_per_order_services"] = _services_cpu_ms_per_order(
+            figures["cpu_seconds_per_1000_orders"]
+        )
         if variant == "telemetry on":
-            summary[variant]["spans_exported"] = sum(r["spans"]["exported"] for r in mine)
-            summary[variant]["spans_dropped"] = sum(r["spans"]["dropped"] for r in mine)
-    if len(summary) == 2:
-        on, off = summary["telemetry on"], summary["telemetry off"]
-        summary["throughput_ratio_on_off"] = (
-            on["orders_per_second"] / off["orders_per_second"] if off["orders_per_second"] else None
-        )
-        summary["single_connection_p99_added_ms"] = (
-            on["single_connection_p99_ms"] - off["single_connection_p99_ms"]
-        )
+            figures["spans_exported"] = sum(r["spans"]["exported"] for r in mine)
+            figures["spans_dropped"] = sum(r["spans"]["dropped"] for r in mine)
+        received = [r["received"] for r in mine if r.get("received") is not None]
+        if received:
+            spans = sum(item["spans"] for item in received)
+            orders = sum(item["orders_in_round"] for item in received)
+            figures["spans_received"] = spans
+            figures["spans_received_per_order"] = spans / orders if orders else None
+            figures["undecodable_exports"] = sum(item["undecodable_exports"] for item in received)
+    baseline = summary.get(BASELINE)
+    if baseline is not None:
+        versus = {}
+        for variant in VARIANTS:
+            if variant == BASELINE or variant not in summary:
+                continue
+            mine = summary[variant]
+            versus[variant] = {
+                "throughput_ratio": (
+                    mine["orders_per_second"] / baseline["orders_per_second"]
+                    if baseline["orders_per_second"]
+                    else None
+                ),
+                "single_connection_p99_added_ms": (
+                    mine["single_connection_p99_ms"] - baseline["single_connection_p99_ms"]
+                ),
+                "cpu_ms_per_order_added": (
+                    mine["cpu_ms_per_order_services"] - baseline["cpu_ms_per_order_services"]
+                ),
+            }
+        summary["versus_off"] = versus
+        if "telemetry on" in versus:  # the figures the issue and earlier reports quote
+            summary["throughput_ratio_on_off"] = versus["telemetry on"]["throughput_ratio"]
+            summary["single_connection_p99_added_ms"] = versus["telemetry on"][
+                "single_connection_p99_added_ms"
+            ]
     return summary
 
 
@@ -262,13 +347,48 @@ def markdown(result: Mapping[str, Any]) -> str:
     def row(label: str, values: list[str]) -> None:
         lines.append(f"| {label} | " + " | ".join(values) + " |")
 
+    versus = summary.get("versus_off", {})
+
+    def against_off(key: str, fmt: str, baseline: str) -> list[str]:
+        return [
+            baseline if v == BASELINE else (format(versus[v][key], fmt) if v in versus else "n/a")
+            for v in present
+        ]
+
     row("orders/s", [f"{summary[v]['orders_per_second']:.1f}" for v in present])
+    if versus:
+        row(f"throughput / {BASELINE}", against_off("throughput_ratio", ".2f", "1.00"))
     for key in ("p50", "p95", "p99"):
         row(f"{key} latency (ms)", [f"{summary[v]['latency_ms'][key]:.1f}" for v in present])
     row(
         "p99 at 1 connection (ms)",
         [f"{summary[v]['single_connection_p99_ms']:.1f}" for v in present],
     )
+    if versus:
+        row(
+            "p99 added at 1 connection (ms)",
+            against_off("single_connection_p99_added_ms", "+.1f", "0"),
+        )
+    row(
+        "CPU ms per order + payment, five services",
+        [f"{summary[v]['cpu_ms_per_order_services']:.2f}" for v in present],
+    )
+    if versus:
+        row("CPU ms per order added", against_off("cpu_ms_per_order_added", "+.2f", "0"))
+    if any("spans_received" in summary[v] for v in present):
+        row(
+            "spans received by the sink",
+            [str(summary[v].get("spans_received", "n/a")) for v in present],
+        )
+        row(
+            "spans received per order (whole round)",
+            [
+                f"{summary[v]['spans_received_per_order']:.1f}"
+                if summary[v].get("spans_received_per_order") is not None
+                else "n/a"
+                for v in present
+            ],
+        )
     row("errors", [str(summary[v]["errors"]) for v in present])
     row("ready after start (s)", [f"{summary[v]['ready_seconds']:.2f}" for v in present])
     for name in summary[present[0]]["cpu_seconds_per_1000_orders"]:
@@ -284,7 +404,16 @@ def markdown(result: Mapping[str, Any]) -> str:
         lines.append(
             f"Throughput telemetry on / off: **{summary['throughput_ratio_on_off']:.2f}**; "
             f"p99 added at 1 connection: **{summary['single_connection_p99_added_ms']:+.1f} ms**; "
-            f"spans exported {on['spans_exported']:.0f}, dropped {on['spans_dropped']:.0f}."
+            f"spans exported {on['spans_exported']:.0f}, dropped {on['spans_dropped']:.0f}"
+            f" (MiniShop's own counters)."
+        )
+    if "zero-code" in versus:
+        zero = versus["zero-code"]
+        lines.append(
+            f"Zero-code / off: **{zero['throughput_ratio']:.2f}**; "
+            f"p99 added at 1 connection: **{zero['single_connection_p99_added_ms']:+.1f} ms**; "
+            f"spans received {summary['zero-code'].get('spans_received', 'n/a')} (its SDK "
+            "counts no drops: compare spans per order with telemetry on)."
         )
     return "\n".join(lines) + "\n"
 
@@ -292,6 +421,12 @@ def markdown(result: Mapping[str, Any]) -> str:
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--quick", action="store_true", help="one short round of each variant")
+    parser.add_argument(
+        "--variants",
+        type=parse_variants,
+        default=VARIANTS,
+        help=f"comma-separated subset of: {', '.join(VARIANTS)} (default: all, in that order)",
+    )
     parser.add_argument("--rounds", type=int, default=3, help="rounds per variant (A/B/A/B...)")
     parser.add_argument("--duration", type=float, default=20, help="measured seconds per round")
     parser.add_argument("--warmup", type=float, default=5, help="warm-up seconds per round")
@@ -314,6 +449,11 @@ def main() -> None:
         args.rounds, args.duration, args.warmup, args.single_duration = 1, 3, 1, 1
     if shutil.which("wrk") is None:
         sys.exit("bench: wrk is needed (Debian package 'wrk'): sudo apt-get install wrk")
+    if "zero-code" in args.variants:
+        try:
+            agent_path()
+        except AgentMissing as exc:
+            sys.exit(f"bench: {exc}; or leave it out with --variants")
 
     started_at = datetime.now(UTC)
     sink_port = free_port()
@@ -326,11 +466,16 @@ def main() -> None:
         assert sink.stdout is not None
         sink.stdout.readline()  # "listening on ..."
         with tempfile.TemporaryDirectory(prefix="minishop-bench-") as work:
-            plan = [variant for _ in range(args.rounds) for variant in VARIANTS]  # A/B/A/B
+            plan = [variant for _ in range(args.rounds) for variant in args.variants]  # A/B/C/A..
             for index, variant in enumerate(plan, start=1):
                 began = time.monotonic()
                 result = one_round(
-                    variant, index, args, f"http://127.0.0.1:{sink_port}", Path(work)
+                    variant,
+                    index,
+                    args,
+                    f"http://127.0.0.1:{sink_port}",
+                    Path(work),
+                    count_received=True,
                 )
                 rounds.append(result)
                 print(

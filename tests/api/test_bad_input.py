@@ -8,8 +8,9 @@ from pathlib import Path
 import httpx
 import pytest
 
-from minishop.orders.adapters.clients import HttpCatalog, HttpInventory, HttpUserDirectory
+from minishop.orders.adapters.clients import HttpInventory, HttpUserDirectory
 from minishop.orders.domain.model import (
+    DependencyUnavailable,
     InvalidOrder,
     RequestedLine,
     Reservation,
@@ -329,11 +330,48 @@ async def test_users_answering_404_or_422_means_no_such_user(status: int) -> Non
         assert await HttpUserDirectory(client).exists(7) is False
 
 
-@pytest.mark.parametrize("status", [404, 422])
-async def test_products_refusing_the_ids_means_unknown_products(status: int) -> None:
-    async with answering(status, {"type": "validation-error", "detail": "bad ids"}) as client:
-        with pytest.raises(UnknownProducts):
-            await HttpCatalog(client).prices([7, 8])
+async def test_products_not_knowing_a_product_of_the_deduction_means_unknown_products() -> None:
+    problem = {"type": "product-not-found", "detail": "no product 8", "product_id": 8}
+    async with answering(404, problem) as client:
+        with pytest.raises(UnknownProducts) as raised:
+            await HttpInventory(client).deduct(
+                Reservation("r-1", (RequestedLine(7, 1), RequestedLine(8, 1)))
+            )
+    assert raised.value.product_ids == [8]
+
+
+@pytest.mark.parametrize(
+    "items",
+    [
+        [{"product_id": 7, "quantity": 1}],  # no price: an older products
+        [{"product_id": 7, "quantity": 1, "unit_price": "lots"}],
+        [{"product_id": 7, "quantity": 1, "unit_price": None}],
+        [{"product_id": 8, "quantity": 1, "unit_price": 9.99}],  # not the product asked for
+        "none",
+    ],
+)
+async def test_a_deduction_answered_without_readable_prices_is_products_unavailable(
+    items: object,
+) -> None:
+    """The stock was taken but the order cannot be priced: a 503, and the caller gives the
+    stock back (the use case's business), never an order priced at nothing."""
+    body = {"reservation_id": "r-1", "items": items, "replayed": False}
+    async with answering(201, body) as client:
+        with pytest.raises(DependencyUnavailable, match="products"):
+            await HttpInventory(client).deduct(Reservation("r-1", (RequestedLine(7, 1),)))
+
+
+async def test_a_deduction_answers_each_product_s_unit_price_in_cents() -> None:
+    items = [
+        {"product_id": 7, "quantity": 2, "unit_price": 9.99},
+        {"product_id": 8, "quantity": 1, "unit_price": 0.29},
+    ]
+    body = {"reservation_id": "r-1", "items": items, "replayed": True}
+    async with answering(200, body) as client:
+        prices = await HttpInventory(client).deduct(
+            Reservation("r-1", (RequestedLine(7, 2), RequestedLine(8, 1)))
+        )
+    assert prices == {7: 999, 8: 29}
 
 
 async def test_the_inventory_refusing_a_deduction_is_an_invalid_order() -> None:

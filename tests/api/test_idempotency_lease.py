@@ -9,17 +9,15 @@ from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
 import pytest
-from sqlalchemy import MetaData, insert
-from sqlalchemy.ext.asyncio import AsyncEngine
 
-from minishop.platform.database import create_engine, ensure_schema
 from minishop.platform.idempotency import (
     CLAIM_LEASE_SECONDS,
     IdempotencyStore,
     StoredResponse,
-    idempotency_table,
 )
-from tests.support.postgres import ASYNC_URL, PostgresSchemas
+from minishop.platform.sql import Database
+from tests.support.databases import idempotency_keys_database
+from tests.support.postgres import PostgresSchemas
 
 LEASE = timedelta(seconds=1.0)  # wide enough that a loaded machine still renews in time
 RENEW = 0.1
@@ -28,26 +26,17 @@ RENEW = 0.1
 @pytest.fixture(params=["sqlite", pytest.param("postgresql", marks=pytest.mark.postgres)])
 async def store_parts(
     request: pytest.FixtureRequest, tmp_path: Path, postgres: PostgresSchemas
-) -> AsyncIterator[tuple[AsyncEngine, MetaData]]:
-    if request.param == "sqlite":
-        engine, metadata = create_engine(f"sqlite+aiosqlite:///{tmp_path / 'keys.db'}"), MetaData()
-    else:
-        schema = postgres.settings_for("keys")["database_schema"]
-        engine, metadata = create_engine(ASYNC_URL, schema=schema), MetaData(schema=schema)
-        await ensure_schema(engine, schema)
-    idempotency_table(metadata)
-    async with engine.begin() as connection:
-        await connection.run_sync(metadata.create_all)
-    yield engine, metadata
-    await engine.dispose()
+) -> AsyncIterator[Database]:
+    database = await idempotency_keys_database(request.param, tmp_path, postgres)
+    yield database
+    await database.close()
 
 
 async def test_a_long_operation_keeps_its_claim_past_the_lease(
-    store_parts: tuple[AsyncEngine, MetaData],
+    store_parts: Database,
 ) -> None:
-    engine, metadata = store_parts
-    table = next(iter(metadata.tables.values()))
-    store = IdempotencyStore(engine, table, wait_seconds=10, stale_after=LEASE, renew_seconds=RENEW)
+    database = store_parts
+    store = IdempotencyStore(database, wait_seconds=10, stale_after=LEASE, renew_seconds=RENEW)
     calls = 0
 
     async def slow() -> StoredResponse:
@@ -64,15 +53,17 @@ async def test_a_long_operation_keeps_its_claim_past_the_lease(
 
 
 async def test_a_claim_of_a_dead_process_is_taken_over_after_one_lease(
-    store_parts: tuple[AsyncEngine, MetaData],
+    store_parts: Database,
 ) -> None:
-    engine, metadata = store_parts
-    table = next(iter(metadata.tables.values()))
-    async with engine.begin() as connection:  # claimed just now by a process that then died
+    database = store_parts
+    async with database.transaction() as connection:  # claimed just now by a process that then died
         await connection.execute(
-            insert(table).values(key="/pay:k", fingerprint="f", created_at=datetime.now(UTC))
+            "INSERT INTO idempotency_keys (key, fingerprint, created_at) VALUES ($1, $2, $3)",
+            "/pay:k",
+            "f",
+            datetime.now(UTC),
         )
-    store = IdempotencyStore(engine, table, wait_seconds=10, stale_after=LEASE, renew_seconds=RENEW)
+    store = IdempotencyStore(database, wait_seconds=10, stale_after=LEASE, renew_seconds=RENEW)
 
     async def charge() -> StoredResponse:
         return StoredResponse(200, b"{}")
@@ -89,16 +80,15 @@ def test_the_default_lease_lets_a_retry_through_well_within_fifteen_seconds() ->
 
 
 async def test_a_process_that_lost_its_claim_leaves_the_new_owners_claim_alone(
-    store_parts: tuple[AsyncEngine, MetaData],
+    store_parts: Database,
 ) -> None:
     """A stalled process (no renewal for a lease) comes back after another took the key over:
     neither its failure nor its late answer may delete or overwrite the new owner's claim."""
-    engine, metadata = store_parts
-    table = next(iter(metadata.tables.values()))
+    database = store_parts
     stalled = IdempotencyStore(
-        engine, table, wait_seconds=10, stale_after=LEASE, renew_seconds=60
+        database, wait_seconds=10, stale_after=LEASE, renew_seconds=60
     )  # it never renews in time: as if its event loop stalled
-    owner = IdempotencyStore(engine, table, wait_seconds=10, stale_after=LEASE, renew_seconds=RENEW)
+    owner = IdempotencyStore(database, wait_seconds=10, stale_after=LEASE, renew_seconds=RENEW)
     owner_may_finish = asyncio.Event()
 
     async def stalls_then(outcome: str) -> StoredResponse:

@@ -8,29 +8,30 @@ from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
 import httpx
-from sqlalchemy import insert
 
-from minishop.payments.adapters.orm import payments as payments_table
 from minishop.payments.adapters.repository import SqlPaymentRepository
 from minishop.payments.application.services import CHARGE_LEASE
 from minishop.payments.domain.model import ChargeOutcome
+from minishop.platform.sql import Database
 from tests.support.helpers import order_body, wait_until_async
 from tests.support.shop import running_shop
 
 
 async def _left_mid_charge(
-    engine, order_id: int, total_cents: int, renewed_ago: timedelta, started_ago: timedelta
+    database: Database,
+    order_id: int,
+    total_cents: int,
+    renewed_ago: timedelta,
+    started_ago: timedelta,
 ) -> str:
     """A ``processing`` payment started ``started_ago``, its lease renewed ``renewed_ago``."""
     payment_id = str(uuid.uuid4())
     now = datetime.now(UTC)
-    async with engine.begin() as connection:
+    async with database.transaction() as connection:
         await connection.execute(
-            insert(payments_table).values(
-                id=payment_id, order_id=order_id, amount_cents=total_cents, status="processing",
-                card_last4=None, order_synced=False, created_at=now - started_ago,
-                updated_at=now - renewed_ago,
-            )
+            "INSERT INTO payments (id, order_id, amount_cents, status, card_last4, order_synced,"
+            " created_at, updated_at) VALUES ($1, $2, $3, 'processing', NULL, $4, $5, $6)",
+            payment_id, order_id, total_cents, False, now - started_ago, now - renewed_ago,
         )  # fmt: skip
     return payment_id
 
@@ -44,9 +45,9 @@ async def test_a_charge_left_by_a_dead_process_is_failed_and_the_order_paid_agai
     ):
         order = (await client.post("/order", json=order_body())).json()
         cents = round(float(order["total"]) * 100)
-        engine = shop.apps["payments"].state.engine
+        database = shop.apps["payments"].state.database
         stale = await _left_mid_charge(
-            engine, order["order_id"], cents, CHARGE_LEASE * 2, CHARGE_LEASE * 2
+            database, order["order_id"], cents, CHARGE_LEASE * 2, CHARGE_LEASE * 2
         )
 
         async def paid_once() -> httpx.Response | None:
@@ -77,9 +78,9 @@ async def test_a_charge_renewed_recently_is_left_alone(
     ):
         order = (await client.post("/order", json=order_body())).json()
         cents = round(float(order["total"]) * 100)
-        engine = shop.apps["payments"].state.engine
+        database = shop.apps["payments"].state.database
         live = await _left_mid_charge(
-            engine, order["order_id"], cents, timedelta(seconds=1), timedelta(minutes=10)
+            database, order["order_id"], cents, timedelta(seconds=1), timedelta(minutes=10)
         )  # a long charge, still renewed by its live process
         await asyncio.sleep(0.5)  # several reconciler rounds
         refused = await client.post("/payment/pay", json={"order_id": order["order_id"]})
@@ -92,7 +93,7 @@ async def test_renewing_a_charge_keeps_it_out_of_the_stale_ones_until_it_ends(
     tmp_path: Path, database_settings: dict[str, dict[str, str]]
 ) -> None:
     async with running_shop(tmp_path, database_settings) as shop:
-        repository = SqlPaymentRepository(shop.apps["payments"].state.engine)
+        repository = SqlPaymentRepository(shop.apps["payments"].state.database)
         payment = await repository.start(order_id=999, amount_cents=100, card_last4=None)
         await asyncio.sleep(0.3)
         assert payment.id in {

@@ -7,10 +7,8 @@ from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
 import orjson
-from sqlalchemy import update
 
 from minishop.observability.logging import configure_logging
-from minishop.orders.adapters.orm import orders as orders_table
 from tests.support.helpers import (
     assert_problem,
     count,
@@ -25,11 +23,9 @@ from tests.support.shop import INTERNAL_HEADERS, Shop, running_shop
 
 async def unpaid_for(shop: Shop, order_id: int, age: timedelta) -> None:
     """As if the order had waited ``age`` for its payment (rather than sleeping that long)."""
-    async with shop.apps["orders"].state.engine.begin() as connection:
+    async with shop.apps["orders"].state.database.transaction() as connection:
         await connection.execute(
-            update(orders_table)
-            .where(orders_table.c.id == order_id)
-            .values(updated_at=datetime.now(UTC) - age)
+            "UPDATE orders SET updated_at = $1 WHERE id = $2", datetime.now(UTC) - age, order_id
         )
 
 
@@ -114,9 +110,9 @@ async def test_an_expiry_cut_short_is_finished_by_the_next_round(sqlite_shop: Sh
         product_id = await create_product(client, "CUT-1", stock=10)
         order_id = (await client.post("/order", json=order_body(product_id, 2))).json()["order_id"]
         # As if the process died after winning the race and before giving the stock back.
-        async with shop.apps["orders"].state.engine.begin() as connection:
+        async with shop.apps["orders"].state.database.transaction() as connection:
             await connection.execute(
-                update(orders_table).where(orders_table.c.id == order_id).values(status="expiring")
+                "UPDATE orders SET status = 'expiring' WHERE id = $1", order_id
             )
         assert await status_of(shop, order_id) == "expiring"
         refused = await client.post("/payment/pay", json={"order_id": order_id})

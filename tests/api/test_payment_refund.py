@@ -13,10 +13,8 @@ from pathlib import Path
 
 import httpx
 import orjson
-from sqlalchemy import update
 
 from minishop.observability.logging import configure_logging
-from minishop.orders.adapters.orm import orders as orders_table
 from tests.support.helpers import (
     assert_problem,
     create_product,
@@ -49,11 +47,11 @@ class PaymentResultLink(httpx.AsyncBaseTransport):
 
 async def make_overdue(shop: Shop, order_id: int) -> None:
     """As if the order had waited an hour for its payment (past the 15 min timeout)."""
-    async with shop.apps["orders"].state.engine.begin() as connection:
+    async with shop.apps["orders"].state.database.transaction() as connection:
         await connection.execute(
-            update(orders_table)
-            .where(orders_table.c.id == order_id)
-            .values(updated_at=datetime.now(UTC) - timedelta(hours=1))
+            "UPDATE orders SET updated_at = $1 WHERE id = $2",
+            datetime.now(UTC) - timedelta(hours=1),
+            order_id,
         )
 
 

@@ -7,12 +7,11 @@ from pathlib import Path
 
 import httpx
 import pytest
-from sqlalchemy import MetaData, insert, update
 
-from minishop.orders.adapters.orm import orders as orders_table
-from minishop.platform.database import create_engine
-from minishop.platform.idempotency import IdempotencyStore, StoredResponse, idempotency_table
+from minishop.platform.idempotency import IdempotencyStore, StoredResponse
+from tests.support.databases import idempotency_keys_database
 from tests.support.helpers import order_body, stock_of, wait_until_async
+from tests.support.postgres import PostgresSchemas
 from tests.support.shop import Shop, running_shop
 
 
@@ -48,11 +47,11 @@ async def test_stock_of_an_order_a_crash_left_reserving_is_given_back(tmp_path: 
         created = (await client.post("/order", json=order_body(1, 3))).json()
         stock_after_order = await stock_of(client, 1)
         # As if the process died after taking the stock and before confirming the order.
-        async with shop.apps["orders"].state.engine.begin() as connection:
+        async with shop.apps["orders"].state.database.transaction() as connection:
             await connection.execute(
-                update(orders_table)
-                .where(orders_table.c.id == created["order_id"])
-                .values(status="reserving", created_at=datetime.now(UTC) - timedelta(minutes=5))
+                "UPDATE orders SET status = 'reserving', created_at = $1 WHERE id = $2",
+                datetime.now(UTC) - timedelta(minutes=5),
+                created["order_id"],
             )
 
         async def given_back() -> bool:
@@ -89,18 +88,18 @@ async def test_a_charge_orders_did_not_hear_of_reaches_it_later(tmp_path: Path) 
         assert order["payment_id"] == paid.json()["payment_id"]
 
 
-async def test_a_claim_left_by_a_crash_goes_stale_and_is_taken_over(tmp_path: Path) -> None:
-    engine = create_engine(f"sqlite+aiosqlite:///{tmp_path / 'keys.db'}")
-    metadata = MetaData()
-    table = idempotency_table(metadata)
-    async with engine.begin() as connection:
-        await connection.run_sync(metadata.create_all)
+async def test_a_claim_left_by_a_crash_goes_stale_and_is_taken_over(
+    tmp_path: Path, postgres: PostgresSchemas
+) -> None:
+    database = await idempotency_keys_database("sqlite", tmp_path, postgres)
+    async with database.transaction() as connection:
         await connection.execute(
-            insert(table).values(
-                key="/x:k", fingerprint="f", created_at=datetime.now(UTC) - timedelta(hours=1)
-            )
+            "INSERT INTO idempotency_keys (key, fingerprint, created_at) VALUES ($1, $2, $3)",
+            "/x:k",
+            "f",
+            datetime.now(UTC) - timedelta(hours=1),
         )
-    store = IdempotencyStore(engine, table, wait_seconds=1)
+    store = IdempotencyStore(database, wait_seconds=1)
     calls = 0
 
     async def operation() -> StoredResponse:
@@ -112,16 +111,14 @@ async def test_a_claim_left_by_a_crash_goes_stale_and_is_taken_over(tmp_path: Pa
     assert (response.status_code, replayed, calls) == (201, False, 1)
     response, replayed = await store.run("/x", "k", "f", operation)
     assert (replayed, calls) == (True, 1)
-    await engine.dispose()
+    await database.close()
 
 
-async def test_a_failed_operation_releases_its_key_for_a_retry(tmp_path: Path) -> None:
-    engine = create_engine(f"sqlite+aiosqlite:///{tmp_path / 'keys.db'}")
-    metadata = MetaData()
-    table = idempotency_table(metadata)
-    async with engine.begin() as connection:
-        await connection.run_sync(metadata.create_all)
-    store = IdempotencyStore(engine, table, wait_seconds=1)
+async def test_a_failed_operation_releases_its_key_for_a_retry(
+    tmp_path: Path, postgres: PostgresSchemas
+) -> None:
+    database = await idempotency_keys_database("sqlite", tmp_path, postgres)
+    store = IdempotencyStore(database, wait_seconds=1)
 
     async def failing() -> StoredResponse:
         raise RuntimeError("dependency down")
@@ -133,4 +130,4 @@ async def test_a_failed_operation_releases_its_key_for_a_retry(tmp_path: Path) -
         await store.run("/x", "k", "f", failing)
     response, replayed = await store.run("/x", "k", "f", succeeding)
     assert (response.body, replayed) == (b'{"ok": true}', False)
-    await engine.dispose()
+    await database.close()

@@ -40,8 +40,10 @@ SETTINGS = "Settings import no adapter, application, bootstrap or command line"
 SHARED = "Shared packages do not depend on services or the command line"
 OBSERVABILITY = "Observability does not depend on the platform plumbing"
 LEAVES = "Leaf modules (manifest, money) import only the standard library"
+EXPORT_WORKER = "The span exporter process imports only the standard library"
 IMPORTLIB = "Only the command line loads modules by name (importlib)"
 LOADGEN = "Nothing imports the load generator, Locust or gevent"
+ORM = "Only the migrations use SQLAlchemy and Alembic"
 SDK_BAN = "TID251"  # ruff banned-api: opentelemetry.sdk outside minishop.observability
 
 RUFF_RULES = {SDK_BAN}
@@ -105,11 +107,16 @@ CASES = [
     Case("manifest-platform", "minishop.manifest", "from minishop.platform.settings import ServiceSettings", LEAVES, "minishop.platform.settings"),
     Case("money-pydantic", "minishop.platform.money", "from pydantic import BaseModel", LEAVES, "pydantic"),
     Case("application-platform", "minishop.orders.application.services", "from minishop.platform.http import MAX_PAGE_SIZE", APPLICATION, "minishop.platform.http"),
+    Case("worker-sdk", "minishop.export_worker.wire", "import opentelemetry.sdk.trace", EXPORT_WORKER, "opentelemetry"),
+    Case("worker-observability", "minishop.export_worker.sender", "from minishop.observability import metrics", EXPORT_WORKER, "minishop.observability.metrics"),
     Case("manifest-importlib", "minishop.manifest", "import importlib", IMPORTLIB, "importlib"),
     # The load generator's process is apart: Locust and gevent patch the standard library.
     Case("cli-loadgen", "minishop.cli.app", "from minishop.loadgen.journeys import Catalog", LOADGEN, "minishop.loadgen.journeys"),
     Case("service-locust", "minishop.orders.adapters.clients", "import locust", LOADGEN, "locust"),
     Case("observability-gevent", "minishop.observability.metrics", "from gevent import monkey", LOADGEN, "gevent"),
+    Case("repository-sqlalchemy", "minishop.users.adapters.repository", "from sqlalchemy import select", ORM, "sqlalchemy"),
+    Case("platform-sqlalchemy", "minishop.platform.idempotency", "import sqlalchemy.ext.asyncio", ORM, "sqlalchemy.ext.asyncio"),
+    Case("service-app-alembic", "minishop.platform.service_app", "from alembic import command", ORM, "alembic"),
 ]  # fmt: skip
 
 

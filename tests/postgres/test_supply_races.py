@@ -12,18 +12,16 @@ from __future__ import annotations
 import asyncio
 import io
 from collections import Counter
-from collections.abc import Iterator
-from contextlib import contextmanager
+from collections.abc import AsyncIterator, Iterator
+from contextlib import asynccontextmanager, contextmanager
 from datetime import UTC, datetime, timedelta
 
 import orjson
 import pytest
-from sqlalchemy import event, update
-from sqlalchemy.ext.asyncio import AsyncEngine
 
 from minishop.observability.logging import configure_logging
-from minishop.orders.adapters.orm import orders as orders_table
 from minishop.orders.adapters.repository import SqlOrderRepository
+from minishop.platform.sql import Connection, Database
 from tests.support.helpers import create_product, order_body, stock_of
 from tests.support.shop import INTERNAL_HEADERS, Shop
 
@@ -79,12 +77,7 @@ async def test_a_payment_racing_the_expiry_has_exactly_one_outcome(shop: Shop) -
             placed = await client.post("/order", json=order_body(product_id, 2))
             assert placed.status_code == 201, placed.text
             order_id = placed.json()["order_id"]
-            async with shop.apps["orders"].state.engine.begin() as connection:
-                await connection.execute(
-                    update(orders_table)
-                    .where(orders_table.c.id == order_id)
-                    .values(updated_at=datetime.now(UTC) - timedelta(hours=1))
-                )
+            await unpaid_for_an_hour(shop, order_id)
             held = await stock_of(client, product_id)
 
             payment, expired = await asyncio.gather(
@@ -133,8 +126,17 @@ async def test_a_payment_racing_the_expiry_has_exactly_one_outcome(shop: Shop) -
     assert sum(counted.values()) == len(refunded), counted
 
 
+async def unpaid_for_an_hour(shop: Shop, order_id: int) -> None:
+    async with shop.apps["orders"].state.database.transaction() as connection:
+        await connection.execute(
+            "UPDATE orders SET updated_at = $1 WHERE id = $2",
+            datetime.now(UTC) - timedelta(hours=1),
+            order_id,
+        )
+
+
 @contextmanager
-def paid_between_the_polls_statements(engine: AsyncEngine, order_id: int) -> Iterator[None]:
+def paid_between_the_polls_statements(database: Database, order_id: int) -> Iterator[None]:
     """Commit the order's payment right after the expiry's poll selected its id and before
     the next statement on that connection reads its row.
 
@@ -142,32 +144,44 @@ def paid_between_the_polls_statements(engine: AsyncEngine, order_id: int) -> Ite
     what committed before it began, so the row read second is already ``paid``. The race
     test meets it about once in ten runs; here it happens every time.
     """
-    polled: list[object] = []
+    polled: list[str] = []
+    reads = database.connection
 
-    def after(conn, _cursor, statement: str, *_args) -> None:
-        if "updated_at <" in statement and not polled:
-            polled.append(conn)
-
-    def before(conn, _cursor, _statement: str, *_args) -> None:
-        if polled == [conn]:
+    async def pay_if_polled() -> None:
+        if polled == ["polled"]:
             polled.append("paid")
-            with engine.sync_engine.begin() as other:  # a second connection, committed
-                other.execute(
-                    update(orders_table)
-                    .where(orders_table.c.id == order_id)
-                    .values(
-                        status="paid", payment_id="paid-meanwhile", updated_at=datetime.now(UTC)
-                    )
+            async with database.transaction() as other:  # a second connection, committed
+                await other.execute(
+                    "UPDATE orders SET status = 'paid', payment_id = 'paid-meanwhile',"
+                    " updated_at = $1 WHERE id = $2",
+                    datetime.now(UTC),
+                    order_id,
                 )
 
-    sync = engine.sync_engine
-    event.listen(sync, "after_cursor_execute", after)
-    event.listen(sync, "before_cursor_execute", before)
+    class Interleaved:
+        """The reads' connection, with the payment committed before the statement that
+        follows the poll."""
+
+        def __init__(self, inner: Connection) -> None:
+            self._inner = inner
+
+        async def fetch(self, sql: str, *args: object) -> list:
+            await pay_if_polled()
+            rows = await self._inner.fetch(sql, *args)
+            if "updated_at <" in sql and not polled:
+                polled.append("polled")
+            return rows
+
+    @asynccontextmanager
+    async def interleaved() -> AsyncIterator[Interleaved]:
+        async with reads() as connection:
+            yield Interleaved(connection)
+
+    database.connection = interleaved  # type: ignore[method-assign]
     try:
         yield
     finally:
-        event.remove(sync, "before_cursor_execute", before)
-        event.remove(sync, "after_cursor_execute", after)
+        del database.connection
     assert polled[1:] == ["paid"], "the payment did not land between the two statements"
 
 
@@ -178,19 +192,14 @@ async def unpaid_order(shop: Shop, name: str) -> tuple[int, int]:
         placed = await client.post("/order", json=order_body(product_id, 2))
         assert placed.status_code == 201, placed.text
     order_id = placed.json()["order_id"]
-    async with shop.apps["orders"].state.engine.begin() as connection:
-        await connection.execute(
-            update(orders_table)
-            .where(orders_table.c.id == order_id)
-            .values(updated_at=datetime.now(UTC) - timedelta(hours=1))
-        )
+    await unpaid_for_an_hour(shop, order_id)
     return product_id, order_id
 
 
 @ON_POSTGRESQL
 async def test_an_order_paid_between_the_poll_and_its_read_keeps_its_stock(shop: Shop) -> None:
     product_id, order_id = await unpaid_order(shop, "PAID-MEANWHILE-1")
-    with paid_between_the_polls_statements(shop.apps["orders"].state.engine, order_id):
+    with paid_between_the_polls_statements(shop.apps["orders"].state.database, order_id):
         assert await shop.apps["orders"].state.order_expiry.expire_unpaid() == []
     async with shop.client() as client:
         order = (await client.get(f"/api/v1/orders/{order_id}")).json()
@@ -203,7 +212,7 @@ async def test_an_order_paid_between_the_poll_and_its_read_keeps_its_stock(shop:
 @ON_POSTGRESQL
 async def test_the_expiry_poll_returns_no_order_paid_since_it_selected_it(shop: Shop) -> None:
     _, order_id = await unpaid_order(shop, "PAID-MEANWHILE-2")
-    engine = shop.apps["orders"].state.engine
-    with paid_between_the_polls_statements(engine, order_id):
-        polled = await SqlOrderRepository(engine).expiry_candidates(datetime.now(UTC), 10)
+    database = shop.apps["orders"].state.database
+    with paid_between_the_polls_statements(database, order_id):
+        polled = await SqlOrderRepository(database).expiry_candidates(datetime.now(UTC), 10)
     assert polled == []

@@ -29,6 +29,7 @@ class ReceivedSpan:
     kind: int
     attributes: dict[str, object]
     status_code: int
+    scope: str = ""  # the instrumentation scope: which tracer made the span
 
 
 @dataclass(frozen=True)
@@ -102,6 +103,7 @@ class OtlpReceiver:
                             kind=span.kind,
                             attributes={kv.key: _value(kv.value) for kv in span.attributes},
                             status_code=span.status.code,
+                            scope=scope_spans.scope.name,
                         )
                     )
         with self._lock:
@@ -125,6 +127,10 @@ class OtlpReceiver:
                     )
         with self._lock:
             self.logs.extend(received)
+
+    def all_spans(self) -> list[ReceivedSpan]:
+        with self._lock:
+            return list(self.spans)
 
     def log_records(self) -> list[ReceivedLog]:
         with self._lock:

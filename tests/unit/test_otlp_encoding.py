@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import marshal
+
 from opentelemetry.exporter.otlp.proto.common.trace_encoder import encode_spans
 from opentelemetry.proto.collector.trace.v1.trace_service_pb2 import ExportTraceServiceRequest
 from opentelemetry.sdk.resources import Resource
@@ -20,7 +22,8 @@ from opentelemetry.trace import (
     set_span_in_context,
 )
 
-from minishop.observability.otlp_encoding import encode_trace_request
+from minishop.export_worker import wire
+from minishop.observability.otlp_encoding import encode_trace_request, flat_span
 
 
 def _spans() -> list:
@@ -72,6 +75,13 @@ def test_the_bytes_decode_to_the_sdk_encoders_message() -> None:
     official = encode_spans(spans)
     assert ours == official
     assert encode_trace_request(spans) == official.SerializeToString(deterministic=True)
+
+
+def test_the_exporter_process_path_writes_the_same_bytes() -> None:
+    """Flattened in the service, marshalled down the pipe, encoded in the worker: same bytes."""
+    spans = _spans()
+    shipped = marshal.loads(marshal.dumps([flat_span(span) for span in spans]))
+    assert wire.encode_spans(shipped) == encode_spans(spans).SerializeToString(deterministic=True)
 
 
 def test_one_span_and_no_span() -> None:

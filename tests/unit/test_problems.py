@@ -4,9 +4,9 @@ from __future__ import annotations
 
 import httpx
 from fastapi import FastAPI
-from sqlalchemy.exc import OperationalError
 
 from minishop.platform.problems import Problem, install_problem_handlers
+from minishop.platform.sql import DatabaseUnavailable
 from tests.support.helpers import assert_problem
 
 
@@ -16,7 +16,7 @@ def _app() -> FastAPI:
 
     @app.get("/db-down")
     async def db_down() -> None:
-        raise OperationalError("SELECT 1", {}, ConnectionRefusedError("refused"))
+        raise DatabaseUnavailable("connection refused", ConnectionRefusedError("refused"))
 
     @app.get("/bug")
     async def bug() -> None:

@@ -13,6 +13,8 @@ from opentelemetry.trace import StatusCode
 from minishop.orders.application.services import OrderService
 from minishop.orders.domain.model import (
     DependencyUnavailable,
+    InvalidOrder,
+    InvalidTransition,
     Order,
     OrderLine,
     OrderRequest,
@@ -20,6 +22,7 @@ from minishop.orders.domain.model import (
     OutOfStock,
     RequestedLine,
     Reservation,
+    UnknownProducts,
     UnknownUser,
 )
 from minishop.payments.application.services import PaymentService
@@ -38,14 +41,15 @@ class FakeOrders:
         self.rows: dict[int, Order] = {}
         self._ids = itertools.count(1)
         self.fail_confirm = False
+        self.outcome_writes = 0
 
-    async def add_reserving(self, user_id: int, lines: Sequence[OrderLine], reservation_id: str):
+    async def add_reserving(self, user_id: int, reservation_id: str) -> Order:
         order = Order(
             id=next(self._ids),
             user_id=user_id,
             status=OrderStatus.RESERVING,
-            lines=tuple(lines),
-            total_cents=sum(line.total_cents for line in lines),
+            lines=(),
+            total_cents=0,
             reservation_id=reservation_id,
             payment_id=None,
             created_at=datetime.now(UTC),
@@ -53,10 +57,13 @@ class FakeOrders:
         self.rows[order.id] = order
         return order
 
-    async def confirm(self, order: Order) -> Order:
+    async def confirm(self, order: Order, lines: Sequence[OrderLine]) -> Order:
         if self.fail_confirm:
             raise RuntimeError("database went away")
-        self.rows[order.id] = replace(order, status=OrderStatus.PENDING)
+        total = sum(line.total_cents for line in lines)
+        self.rows[order.id] = replace(
+            order, status=OrderStatus.PENDING, lines=tuple(lines), total_cents=total
+        )
         return self.rows[order.id]
 
     async def discard(self, order_id: int) -> None:
@@ -74,6 +81,16 @@ class FakeOrders:
         self.rows[order_id] = replace(self.rows[order_id], status=new, payment_id=payment_id)
         return True
 
+    async def record_outcome(self, order_id, payable, new, payment_id) -> Order | None:
+        self.outcome_writes += 1
+        order = self.rows.get(order_id)
+        if order is None or order.status not in payable:
+            return None
+        if (order.status, order.payment_id) == (new, payment_id):
+            return None
+        self.rows[order_id] = replace(order, status=new, payment_id=payment_id)
+        return self.rows[order_id]
+
     async def stale_reserving(self, older_than: timedelta) -> list[Order]:
         return [o for o in self.rows.values() if o.status == OrderStatus.RESERVING]
 
@@ -86,26 +103,27 @@ class FakeUsers:
         return user_id in self.known
 
 
-class FakeCatalog:
-    async def prices(self, product_ids: Sequence[int]) -> dict[int, int]:
-        return {pid: 500 for pid in product_ids if pid < 100}
-
-
 class FakeInventory:
     def __init__(self, stock: dict[int, int]) -> None:
         self.stock = stock
         self.held: dict[str, tuple[RequestedLine, ...]] = {}
         self.down = False
+        self.price = 500
 
-    async def deduct(self, reservation: Reservation) -> None:
+    async def deduct(self, reservation: Reservation) -> dict[int, int]:
+        """Products below 100 exist and cost 5.00 (or ``price``); the prices come back."""
         lines = reservation.lines
         if self.down:
             raise DependencyUnavailable("products", "ConnectError")
+        unknown = [line.product_id for line in lines if line.product_id >= 100]
+        if unknown:
+            raise UnknownProducts(unknown)
         if any(self.stock.get(line.product_id, 0) < line.quantity for line in lines):
             raise OutOfStock("not enough")
         for line in lines:
             self.stock[line.product_id] -= line.quantity
         self.held[reservation.id] = lines
+        return {line.product_id: self.price for line in lines}
 
     async def release(self, reservation_id: str) -> None:
         for line in self.held.pop(reservation_id, ()):
@@ -118,7 +136,7 @@ def order_of(user_id: int, product_id: int, quantity: int) -> OrderRequest:
 
 def order_service(tracer, inventory: FakeInventory, orders: FakeOrders | None = None):
     orders = orders or FakeOrders()
-    return OrderService(orders, FakeUsers({1}), FakeCatalog(), inventory, tracer), orders
+    return OrderService(orders, FakeUsers({1}), inventory, tracer), orders
 
 
 async def test_placing_an_order_takes_stock_and_names_the_span(tracer, spans) -> None:
@@ -158,8 +176,8 @@ async def test_reconciliation_releases_what_a_crash_left_reserving(tracer) -> No
     inventory = FakeInventory({1: 5})
     orders = FakeOrders()
     service, _ = order_service(tracer, inventory, orders)
-    crashed = await orders.add_reserving(1, [OrderLine(1, 2, 500)], "lost-reservation")
-    await inventory.deduct(crashed.reservation)
+    await orders.add_reserving(1, "lost-reservation")
+    await inventory.deduct(Reservation("lost-reservation", (RequestedLine(1, 2),)))
     assert inventory.stock[1] == 3
     assert await service.reconcile() == 1
     assert inventory.stock[1] == 5
@@ -176,6 +194,42 @@ async def test_unknown_user_and_down_inventory_are_refused(tracer) -> None:
         await service.place(order_of(1, 1, 1))
     assert orders.rows == {}
     assert inventory.stock[1] == 5
+
+
+async def test_an_unknown_product_leaves_no_order_and_takes_no_stock(tracer) -> None:
+    inventory = FakeInventory({1: 5})
+    service, orders = order_service(tracer, inventory)
+    with pytest.raises(UnknownProducts):
+        await service.place(OrderRequest.create(1, [RequestedLine(1, 1), RequestedLine(100, 1)]))
+    assert orders.rows == {}
+    assert inventory.stock[1] == 5
+
+
+async def test_a_total_too_large_to_record_gives_the_stock_back(tracer) -> None:
+    """The prices come with the stock: a total past the column's range is refused after the
+    deduction, and the stock taken goes back."""
+    inventory = FakeInventory({1: 10_000})
+    inventory.price = 10_000_000
+    service, orders = order_service(tracer, inventory)
+    with pytest.raises(InvalidOrder, match="total"):
+        await service.place(order_of(1, 1, 1_000))
+    assert orders.rows == {}
+    assert inventory.stock[1] == 10_000
+
+
+async def test_a_payment_outcome_is_one_write_and_a_replay_or_refusal_is_judged(tracer) -> None:
+    service, orders = order_service(tracer, FakeInventory({1: 5}))
+    order = await service.place(order_of(1, 1, 1))
+    failed = await service.record_payment(order.id, False, "p1")
+    assert (failed.status, failed.lines) == (OrderStatus.PAYMENT_FAILED, order.lines)
+    assert (await service.record_payment(order.id, False, "p1")).status == failed.status  # replay
+    paid = await service.record_payment(order.id, True, "p2")
+    assert (paid.status, paid.payment_id) == (OrderStatus.PAID, "p2")
+    assert (await service.record_payment(order.id, True, "p2")).status == OrderStatus.PAID
+    with pytest.raises(InvalidTransition):
+        await service.record_payment(order.id, True, "p3")
+    assert orders.outcome_writes == 5
+    assert orders.rows[order.id].payment_id == "p2"
 
 
 class FakePayments:

@@ -47,8 +47,10 @@ from minishop.cli.supervisor import (
 )
 from minishop.cli.supervisor_state import read_state, state_file
 from minishop.cli.tokens import TOKEN_VARIABLES, ShopTokens, shop_tokens
+from minishop.cli.zero_code import AgentMissing, agent_env, agent_path
 from minishop.flags.document import default_document, write_document
 from minishop.manifest import MANIFEST, Manifest, ServiceEntry
+from minishop.observability.mode import TELEMETRY_VARIABLE, TelemetryMode, telemetry_mode
 from minishop.platform.settings import FLAGS_FILE_VARIABLE, ServiceSettings
 
 SUPERVISE_INTERVAL_SECONDS = 0.1  # how soon a crash is noticed and its restart begins
@@ -90,6 +92,37 @@ def serve(
         raise fail(str(exc)) from None
     if code:
         sys.exit(code)
+
+
+def _telemetry_mode() -> TelemetryMode:
+    try:
+        return telemetry_mode()
+    except ValueError as exc:
+        raise fail(f"bad setting {exc}") from None
+
+
+def _zero_code(
+    manifest: Manifest, entries: Sequence[ServiceEntry], envs: dict[str, dict[str, str]]
+) -> str | None:
+    """In zero-code mode: the agent to start the shop's services under, with its settings
+    added to their environments; None in MiniShop's own mode.
+
+    Only the shop is instrumented that way: the lab's tools (console, Slack receiver) keep
+    MiniShop's own telemetry, so the console still exports nothing to itself.
+    """
+    if _telemetry_mode() is not TelemetryMode.ZERO_CODE:
+        return None
+    try:
+        agent = agent_path()
+    except AgentMissing as exc:
+        raise fail(str(exc)) from None
+    shop = {entry.name for entry in manifest.shop}
+    for entry in entries:
+        if entry.name in shop:
+            envs[entry.name].update(agent_env(entry.name, {**os.environ, **envs[entry.name]}))
+        else:
+            envs[entry.name][TELEMETRY_VARIABLE] = TelemetryMode.MINISHOP.value
+    return agent
 
 
 @dataclass(frozen=True)
@@ -157,6 +190,8 @@ def _plan(
     if console is not None and stack_settings is not None:
         console_url = f"http://{console.host}:{console.port}"
         _wire_console(manifest, envs, resolved, stack_settings)
+    agent = _zero_code(manifest, entries, envs)
+    shop_names = {entry.name for entry in manifest.shop}
     specs = {
         entry.name: ProcessSpec(
             entry.name,
@@ -167,6 +202,7 @@ def _plan(
             withheld=frozenset() if entry.holds_credentials else TOKEN_VARIABLES,
             drain_seconds=_drain_seconds(entry, resolved[entry.name]),
             extra_ports=_extra_ports(resolved[entry.name]),
+            agent=agent if entry.name in shop_names else None,
         )
         for entry in entries
     }

@@ -22,6 +22,7 @@ from pydantic import ValidationError
 from minishop.cli.loading import ServiceCodeError, app_factory, settings_type
 from minishop.cli.supervisor import SUPERVISOR_PID_VARIABLE, stop_when_orphaned
 from minishop.manifest import MANIFEST, ServiceEntry
+from minishop.observability.mode import TELEMETRY_VARIABLE, TelemetryMode, telemetry_mode
 from minishop.platform.settings import ServiceSettings
 
 USAGE = "usage: python -m minishop serve SERVICE"
@@ -71,6 +72,10 @@ def build(name: str) -> tuple[Any, ServiceSettings]:
     Tests and ``bench/import_cost.py`` call this to see what a started service has loaded.
     """
     entry = service_entry(name)
+    try:
+        mode = telemetry_mode()
+    except ValueError as exc:
+        raise ServeError(f"bad setting {exc}") from None
     settings = read_settings(entry)
     try:
         app = app_factory(entry)(settings)
@@ -79,7 +84,17 @@ def build(name: str) -> tuple[Any, ServiceSettings]:
     provider = app.state.telemetry.tracer_provider
     if provider is not None:  # one service per process: its provider is the process's
         trace.set_tracer_provider(provider)
+    elif mode is TelemetryMode.ZERO_CODE and _no_global_provider():
+        sys.stderr.write(
+            f"{TELEMETRY_VARIABLE}=zero-code, but {name} was not started under "
+            "opentelemetry-instrument: it will make no spans (minishop up starts it so)\n"
+        )
     return app, settings
+
+
+def _no_global_provider() -> bool:
+    """True while nothing (``opentelemetry-instrument``) has set the global tracer provider."""
+    return isinstance(trace.get_tracer_provider(), trace.ProxyTracerProvider)
 
 
 def run(name: str) -> int:

@@ -23,6 +23,7 @@ import httpx
 
 from minishop.cli.restarts import CrashHistory, RestartPolicy
 from minishop.cli.supervisor_state import ChildStatus, remove_state, write_state
+from minishop.cli.zero_code import under_agent
 from minishop.observability.metrics import RESTART_COUNT_VARIABLE  # how often it restarted
 
 COLOURS = ("36", "35", "33", "32", "34", "31")
@@ -56,6 +57,8 @@ class ProcessSpec:
     extra_ports: tuple[tuple[int, str], ...] = ()
     """Other ports it listens on, each with the setting that moves it (the console's OTLP
     receiver): checked free before anything starts, like ``port``."""
+    agent: str | None = None
+    """``opentelemetry-instrument`` to start this service under (zero-code mode), or None."""
 
     @property
     def url(self) -> str:
@@ -64,7 +67,8 @@ class ProcessSpec:
     def argv(self) -> list[str]:
         if self.command is not None:
             return list(self.command)
-        return [sys.executable, "-m", "minishop", "serve", self.name]
+        own = [sys.executable, "-m", "minishop", "serve", self.name]
+        return own if self.agent is None else under_agent(self.agent, own)
 
 
 def _die_with_parent() -> None:  # pragma: no cover - runs in the forked child

@@ -69,7 +69,7 @@ def create_app(
         service.name: build_client(
             settings.url_of(service),
             peer=service.name,
-            tracer=telemetry.tracer,
+            tracer=telemetry.instrumentation_tracer,
             timeout=settings.http_timeout_seconds,
             transport=transports.get(service.name),
             metrics=telemetry.metrics,  # dependency_unreachable_total, as every caller counts

@@ -114,7 +114,9 @@ class ObservabilityMiddleware:
         self._service = telemetry.service
         self._log = telemetry.logger
         self._excluded = frozenset(excluded_paths)
-        self._tracing = not isinstance(telemetry.tracer, trace.NoOpTracer)
+        # In zero-code mode the contrib ASGI middleware, outside this one, owns the server
+        # span: this one only counts and logs, reading the trace id from the current span.
+        self._tracing = telemetry.own_spans and not isinstance(telemetry.tracer, trace.NoOpTracer)
         # Label children by (method, route, status): prometheus_client's labels() costs more
         # than the increment itself, and the label sets are bounded by design.
         self._series: dict[tuple[str, str, str], tuple[Any, Any]] = {}
@@ -134,6 +136,8 @@ class ObservabilityMiddleware:
         else:
             span, token = trace.INVALID_SPAN, None
             synthetic = _synthetic_untraced(scope["headers"])
+        # The span whose trace the exemplars carry: ours, or whichever made the current one.
+        exemplar_span = span if token is not None else trace.get_current_span()
         status = 500
         metrics = self._metrics
         metrics.in_flight.inc()
@@ -162,7 +166,7 @@ class ObservabilityMiddleware:
             route_object = scope.get("route")
             route = getattr(route_object, "path", None) or UNMATCHED_ROUTE
             reason = _failure_reason(scope, status)
-            self._record_metrics(span, method, route, status, reason, duration)
+            self._record_metrics(exemplar_span, method, route, status, reason, duration)
             if synthetic:
                 metrics.synthetic_requests.inc()
             self._finish_span(span, method, route, status, reason, failure)

@@ -18,8 +18,14 @@ from minishop.observability.log_export import (
 )
 from minishop.observability.logging import configure_logging, get_logger
 from minishop.observability.metrics import ServiceMetrics
+from minishop.observability.mode import TelemetryMode, telemetry_mode
 from minishop.observability.runtime import EventLoopLagMonitor
-from minishop.observability.tracing import build_resource, build_tracer_provider, get_tracer
+from minishop.observability.tracing import (
+    TRACER_NAME,
+    build_resource,
+    build_tracer_provider,
+    get_tracer,
+)
 
 
 @dataclass
@@ -30,10 +36,26 @@ class Telemetry:
     tracer: trace.Tracer
     logger: structlog.typing.FilteringBoundLogger
     logger_provider: LoggerProvider | None = None  # set when logs are exported over OTLP
+    mode: TelemetryMode = TelemetryMode.MINISHOP
     loop_lag: EventLoopLagMonitor = field(init=False)
 
     def __post_init__(self) -> None:
         self.loop_lag = EventLoopLagMonitor(self.metrics.event_loop_lag)
+
+    @property
+    def own_spans(self) -> bool:
+        """Whether MiniShop makes the server, client and database spans itself.
+
+        False in zero-code mode: the contrib instrumentors make them, and ours would
+        double every one.
+        """
+        return self.mode is TelemetryMode.MINISHOP
+
+    @property
+    def instrumentation_tracer(self) -> trace.Tracer | None:
+        """The tracer for our own server, client and database spans; None when the
+        zero-code instrumentation makes them (business spans use ``tracer`` either way)."""
+        return self.tracer if self.own_spans else None
 
     async def start(self) -> None:
         self.loop_lag.start()
@@ -62,7 +84,13 @@ def setup_telemetry(
     log_level: str = "INFO",
     span_exporter: SpanExporter | None = None,
 ) -> Telemetry:
-    """Everything a service needs to be observable, configured from standard settings."""
+    """Everything a service needs to be observable, configured from standard settings.
+
+    In zero-code mode (``MINISHOP_TELEMETRY``) no tracer provider is built: the one
+    ``opentelemetry-instrument`` installed globally gets the business spans (``CreateOrder``...)
+    through the API, as a hand-written span in any zero-code service would.
+    """
+    mode = telemetry_mode()
     logger_provider = None
     if log_export_enabled():
         logger_provider = build_logger_provider(build_resource(service, version, environment))
@@ -70,12 +98,18 @@ def setup_telemetry(
         service, log_level, forward=OtlpLogForwarder(logger_provider) if logger_provider else None
     )
     metrics = ServiceMetrics(service)
-    provider = build_tracer_provider(service, version, environment, metrics, span_exporter)
+    if mode is TelemetryMode.ZERO_CODE:
+        provider = None
+        tracer = trace.get_tracer(TRACER_NAME)  # follows the global provider, set or not
+    else:
+        provider = build_tracer_provider(service, version, environment, metrics, span_exporter)
+        tracer = get_tracer(provider)
     return Telemetry(
         service=service,
         metrics=metrics,
         tracer_provider=provider,
-        tracer=get_tracer(provider),
+        tracer=tracer,
         logger=get_logger("minishop.access"),
         logger_provider=logger_provider,
+        mode=mode,
     )

@@ -5,11 +5,18 @@ Standard OpenTelemetry variables keep their meaning: ``OTEL_SDK_DISABLED``,
 ``OTEL_TRACES_SAMPLER(_ARG)``, ``OTEL_RESOURCE_ATTRIBUTES``, ``OTEL_BSP_*``.
 Without an endpoint, spans still exist (their ids correlate logs and exemplars)
 but nothing is exported.
+
+With an endpoint, spans are encoded and sent by an exporter process of the service's own
+(``worker_export``), off the GIL that serves requests. ``MINISHOP_OTEL_EXPORT_PROCESS=off``
+exports from a thread of the service instead (``export.BoundedExportProcessor``), as does a
+span exporter passed in (tests) and an OTLP credential provider (an SDK plug-in the worker,
+which does not load the SDK, cannot run).
 """
 
 from __future__ import annotations
 
 import os
+from typing import TYPE_CHECKING
 
 from opentelemetry import trace
 from opentelemetry.sdk.resources import Resource
@@ -19,6 +26,9 @@ from opentelemetry.sdk.trace.export import SpanExporter
 from minishop.observability.baggage import BaggageSpanProcessor
 from minishop.observability.export import BoundedExportProcessor
 from minishop.observability.metrics import ServiceMetrics
+
+if TYPE_CHECKING:
+    from minishop.observability.worker_export import WorkerExportProcessor
 
 NAMESPACE = "minishop"
 TRACER_NAME = "minishop"
@@ -35,6 +45,20 @@ def otlp_endpoint_configured() -> bool:
         os.environ.get("OTEL_EXPORTER_OTLP_TRACES_ENDPOINT")
         or os.environ.get("OTEL_EXPORTER_OTLP_ENDPOINT")
     )
+
+
+EXPORT_PROCESS_VARIABLE = "MINISHOP_OTEL_EXPORT_PROCESS"
+_CREDENTIAL_PROVIDERS = (
+    "OTEL_PYTHON_EXPORTER_OTLP_HTTP_CREDENTIAL_PROVIDER",
+    "OTEL_PYTHON_EXPORTER_OTLP_HTTP_TRACES_CREDENTIAL_PROVIDER",
+)
+
+
+def export_process_enabled() -> bool:
+    value = os.environ.get(EXPORT_PROCESS_VARIABLE, "on").strip().lower()
+    if value not in ("on", "off"):
+        raise ValueError(f"{EXPORT_PROCESS_VARIABLE} must be 'on' or 'off', got {value!r}")
+    return value == "on" and not any(os.environ.get(name) for name in _CREDENTIAL_PROVIDERS)
 
 
 def build_resource(service: str, version: str, environment: str) -> Resource:
@@ -62,10 +86,18 @@ def build_tracer_provider(
         return None
     provider = TracerProvider(resource=build_resource(service, version, environment))
     provider.add_span_processor(BaggageSpanProcessor())  # synthetic_request, session.id
+    processor: BoundedExportProcessor | WorkerExportProcessor | None = None
     if exporter is None and otlp_endpoint_configured():
-        from minishop.observability.otlp_exporter import DirectOTLPSpanExporter
+        if export_process_enabled():
+            from minishop.observability.worker_export import WorkerExportProcessor
 
-        exporter = DirectOTLPSpanExporter()
+            processor = WorkerExportProcessor(
+                exported=metrics.spans_exported, dropped=metrics.spans_dropped, service=service
+            )
+        else:
+            from minishop.observability.otlp_exporter import DirectOTLPSpanExporter
+
+            exporter = DirectOTLPSpanExporter()
     if exporter is not None:
         processor = BoundedExportProcessor(
             exporter,
@@ -73,6 +105,7 @@ def build_tracer_provider(
             dropped=metrics.spans_dropped,
             service=service,
         )
+    if processor is not None:
         provider.add_span_processor(processor)
         metrics.gauge_callback(
             "otel_span_queue_size",

@@ -11,12 +11,14 @@ from fastapi import FastAPI
 
 from minishop.manifest import MANIFEST
 from minishop.observability import SpanExporter
-from minishop.orders.adapters import http_api, orm
-from minishop.orders.adapters.clients import HttpCatalog, HttpInventory, HttpUserDirectory
+from minishop.orders.adapters import http_api
+from minishop.orders.adapters.clients import HttpInventory, HttpUserDirectory
 from minishop.orders.adapters.memory_leak import MemoryLeak, hooked_routes
 from minishop.orders.adapters.repository import SqlOrderRepository
 from minishop.orders.adapters.telemetry import OrderMetrics
+from minishop.orders.adapters.user_cache import CachedUserDirectory
 from minishop.orders.application.expiry import OrderExpiry
+from minishop.orders.application.ports import UserDirectory
 from minishop.orders.application.services import OrderService
 from minishop.orders.settings import OrdersSettings
 from minishop.platform.background import PeriodicJob
@@ -36,13 +38,13 @@ def create_app(
     transports: Mapping[str, httpx.AsyncBaseTransport] | None = None,
 ) -> FastAPI:
     """``transports`` replaces the network per downstream service (tests run them in-process)."""
-    base = build_foundation(SERVICE, settings, orm.idempotency_keys, span_exporter)
+    base = build_foundation(SERVICE, settings, span_exporter)
     transports = transports or {}
     tracer = base.telemetry.tracer
     users = build_client(
         settings.url_of(MANIFEST.service("users")),
         peer="users",
-        tracer=tracer,
+        tracer=base.telemetry.instrumentation_tracer,
         timeout=settings.http_timeout_seconds,
         transport=transports.get("users"),
         metrics=base.telemetry.metrics,
@@ -50,17 +52,18 @@ def create_app(
     products = build_client(
         settings.url_of(MANIFEST.service("products")),
         peer="products",
-        tracer=tracer,
+        tracer=base.telemetry.instrumentation_tracer,
         timeout=settings.http_timeout_seconds,
         transport=transports.get("products"),
         metrics=base.telemetry.metrics,
         internal_token=settings.internal_token,
     )
-    repository = SqlOrderRepository(base.engine)
+    repository = SqlOrderRepository(base.database)
     inventory = HttpInventory(products)
-    service = OrderService(
-        repository, HttpUserDirectory(users), HttpCatalog(products), inventory, tracer
-    )
+    directory: UserDirectory = HttpUserDirectory(users)
+    if settings.user_cache_seconds > 0:
+        directory = CachedUserDirectory(directory, settings.user_cache_seconds)
+    service = OrderService(repository, directory, inventory, tracer)
     reconciler = PeriodicJob(
         "reconcile-orders", settings.reconcile_interval_seconds, service.reconcile
     )
@@ -91,11 +94,12 @@ def create_app(
     app = create_service_app(
         ServiceParts(
             name=SERVICE,
-            description="Orders and their lines, priced from the catalog.",
+            description="Orders and their lines, priced by the catalog as it gives their stock.",
             telemetry=base.telemetry,
             routers=[api],
             settings=settings,
-            engine=base.engine,
+            database=base.database,
+            database_url=base.database_url,
             migrations_dir=MIGRATIONS,
             database_schema=base.database_schema,
             readiness={"users": liveness_check(users), "products": liveness_check(products)},

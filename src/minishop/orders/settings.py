@@ -13,7 +13,7 @@ MAX_SETTING_SECONDS = 10 * 365 * 24 * 3600
 
 class OrdersSettings(ServiceSettings):
     """Environment: ``ORDERS_PORT``, ``ORDERS_DATABASE_URL``, ``ORDERS_USERS_URL``,
-    ``ORDERS_PAYMENT_TIMEOUT_SECONDS``, ..."""
+    ``ORDERS_PAYMENT_TIMEOUT_SECONDS``, ``ORDERS_USER_CACHE_SECONDS``, ..."""
 
     model_config = SettingsConfigDict(env_prefix=ORDERS.env_prefix)
 
@@ -33,6 +33,15 @@ class OrdersSettings(ServiceSettings):
         le=MAX_SETTING_SECONDS,
         allow_inf_nan=False,
         description="How often unpaid orders are checked against the payment timeout.",
+    )
+
+    user_cache_seconds: float = Field(
+        default=30.0,
+        ge=0,
+        le=MAX_SETTING_SECONDS,
+        allow_inf_nan=False,
+        description="How long orders remembers that a user exists instead of asking the "
+        "users service again; 0: it asks on every order.",
     )
 
     @property

@@ -10,7 +10,7 @@ from fastapi import FastAPI
 
 from minishop.manifest import MANIFEST
 from minishop.observability import SpanExporter
-from minishop.payments.adapters import http_api, orm
+from minishop.payments.adapters import http_api
 from minishop.payments.adapters.clients import HttpOrderBook
 from minishop.payments.adapters.provider import ProviderBehaviour, SimulatedProvider
 from minishop.payments.adapters.repository import SqlPaymentRepository
@@ -34,11 +34,11 @@ def create_app(
     transports: Mapping[str, httpx.AsyncBaseTransport] | None = None,
 ) -> FastAPI:
     """``transports`` replaces the network per downstream service (tests run them in-process)."""
-    base = build_foundation(SERVICE, settings, orm.idempotency_keys, span_exporter)
+    base = build_foundation(SERVICE, settings, span_exporter)
     orders = build_client(
         settings.url_of(MANIFEST.service("orders")),
         peer="orders",
-        tracer=base.telemetry.tracer,
+        tracer=base.telemetry.instrumentation_tracer,
         timeout=settings.http_timeout_seconds,
         transport=(transports or {}).get("orders"),
         internal_token=settings.internal_token,
@@ -53,7 +53,7 @@ def create_app(
     )
     metrics = PaymentMetrics(base.telemetry.metrics)
     service = PaymentService(
-        SqlPaymentRepository(base.engine),
+        SqlPaymentRepository(base.database),
         provider,
         HttpOrderBook(orders),
         base.telemetry.tracer,
@@ -70,7 +70,8 @@ def create_app(
             telemetry=base.telemetry,
             routers=[http_api.build_router(service, base.idempotency, metrics)],
             settings=settings,
-            engine=base.engine,
+            database=base.database,
+            database_url=base.database_url,
             migrations_dir=MIGRATIONS,
             database_schema=base.database_schema,
             readiness={"orders": liveness_check(orders)},

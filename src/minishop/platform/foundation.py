@@ -1,21 +1,19 @@
-"""What every database-owning service starts from: telemetry, an engine, idempotency keys.
+"""What every database-owning service starts from: telemetry, its database, idempotency keys.
 
 Apart from ``service_app`` so that a service without such a database (the gateway, the
-console) never loads SQLAlchemy and Alembic.
+console) never loads a database driver.
 """
 
 from __future__ import annotations
 
 from dataclasses import dataclass
 
-from sqlalchemy import Table
-from sqlalchemy.ext.asyncio import AsyncEngine
-
 from minishop.observability import SpanExporter, Telemetry
-from minishop.platform.database import create_engine
+from minishop.observability.database import StatementSpans
 from minishop.platform.idempotency import IdempotencyStore
 from minishop.platform.service_app import service_telemetry
 from minishop.platform.settings import ServiceSettings
+from minishop.platform.sql import Database, open_database
 
 
 @dataclass
@@ -23,7 +21,8 @@ class Foundation:
     """The parts every database-owning service starts from."""
 
     telemetry: Telemetry
-    engine: AsyncEngine
+    database: Database
+    database_url: str
     idempotency: IdempotencyStore
     database_schema: str | None
 
@@ -31,21 +30,26 @@ class Foundation:
 def build_foundation(
     service: str,
     settings: ServiceSettings,
-    idempotency_keys: Table,
     span_exporter: SpanExporter | None = None,
 ) -> Foundation:
     telemetry = service_telemetry(service, settings, span_exporter)
-    engine = create_engine(
-        settings.resolved_database_url(service),
-        pool_size=settings.db_pool_size,
-        schema=settings.database_schema,
-    )
-    store = IdempotencyStore(
-        engine, idempotency_keys, wait_seconds=settings.idempotency_wait_seconds
-    )
+    url = settings.resolved_database_url(service)
+    database = open_database(url, schema=settings.database_schema, pool_size=settings.db_pool_size)
+    if telemetry.tracer_provider is not None:  # no spans at all when tracing is off
+        database.trace_with(
+            StatementSpans(
+                telemetry.tracer_provider.get_tracer("minishop.database"),
+                system=database.system,
+                namespace=database.namespace,
+                server_address=getattr(database, "server_address", None),
+                server_port=getattr(database, "server_port", None),
+            )
+        )
+    store = IdempotencyStore(database, wait_seconds=settings.idempotency_wait_seconds)
     return Foundation(
         telemetry=telemetry,
-        engine=engine,
+        database=database,
+        database_url=url,
         idempotency=store,
         database_schema=settings.database_schema,
     )

@@ -92,7 +92,7 @@ def build_client(
     base_url: str,
     *,
     peer: str,
-    tracer: trace.Tracer,
+    tracer: trace.Tracer | None,
     timeout: float,
     transport: httpx.AsyncBaseTransport | None = None,
     internal_token: SecretStr | None = None,
@@ -106,6 +106,8 @@ def build_client(
     it in ``X-Internal-Token``, the credential of the downstream's ``/internal`` routes;
     the gateway's clients get none, as they only ever call public routes. With ``metrics``
     a call that cannot connect to the peer counts in ``dependency_unreachable_total``.
+    With ``tracer`` None (zero-code mode) the client makes no span and injects no context
+    itself: the contrib aiohttp-client instrumentation under it does both.
     """
     inner = transport or AiohttpTransport(
         httpx.Limits(max_connections=100, max_keepalive_connections=50, keepalive_expiry=4.0)
@@ -119,7 +121,7 @@ def build_client(
     )
     return httpx.AsyncClient(
         base_url=base_url,
-        transport=TracingTransport(inner, tracer, peer),
+        transport=TracingTransport(inner, tracer, peer) if tracer is not None else inner,
         timeout=httpx.Timeout(timeout, connect=min(timeout, 2.0)),
         headers=headers,
     )

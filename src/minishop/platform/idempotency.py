@@ -24,24 +24,10 @@ from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 
 import orjson
-from sqlalchemy import (
-    Column,
-    DateTime,
-    Integer,
-    LargeBinary,
-    MetaData,
-    String,
-    Table,
-    delete,
-    insert,
-    select,
-    update,
-)
-from sqlalchemy.exc import IntegrityError
-from sqlalchemy.ext.asyncio import AsyncEngine
 
 from minishop.observability.logging import get_logger
 from minishop.platform.problems import Problem
+from minishop.platform.sql import Database, UniqueViolation
 
 _log = get_logger("minishop.idempotency")
 
@@ -52,16 +38,9 @@ CLAIM_RENEW_SECONDS = 2.0
 """How often a running operation renews its claim: three renewals fit in one lease."""
 
 
-def idempotency_table(metadata: MetaData) -> Table:
-    return Table(
-        "idempotency_keys",
-        metadata,
-        Column("key", String(MAX_KEY_LENGTH + 64), primary_key=True),
-        Column("fingerprint", String(64), nullable=False),
-        Column("status_code", Integer, nullable=True),
-        Column("response_body", LargeBinary, nullable=True),
-        Column("created_at", DateTime(timezone=True), nullable=False),
-    )
+TABLE = "idempotency_keys"
+"""Every writing service keeps one, created by its migrations
+(``platform.migrations.idempotency_table`` declares its columns)."""
 
 
 @dataclass(frozen=True)
@@ -121,15 +100,15 @@ class _Lease:
 class IdempotencyStore:
     def __init__(
         self,
-        engine: AsyncEngine,
-        table: Table,
+        database: Database,
+        table: str = TABLE,
         *,
         wait_seconds: float = 10.0,
         poll_seconds: float = 0.02,
         stale_after: timedelta = timedelta(seconds=CLAIM_LEASE_SECONDS),
         renew_seconds: float = CLAIM_RENEW_SECONDS,
     ) -> None:
-        self._engine = engine
+        self._database = database
         self._table = table
         self._wait_seconds = wait_seconds
         self._poll_seconds = poll_seconds
@@ -173,59 +152,57 @@ class IdempotencyStore:
         A renewal is never cut in half by the stop: the lease's time must be the one
         the row holds, or the release or completion that follows would miss it.
         """
-        table = self._table
         while not await lease.stopped_within(self._renew_seconds):
             renewed_at = datetime.now(UTC)
             with contextlib.suppress(Exception):  # a missed renewal is retried next round
-                async with self._engine.begin() as connection:
-                    result = await connection.execute(
-                        update(table)
-                        .where(
-                            table.c.key == key,
-                            table.c.created_at == lease.at,
-                            table.c.status_code.is_(None),
-                        )
-                        .values(created_at=renewed_at)
+                async with self._database.transaction() as connection:
+                    renewed = await connection.execute(
+                        f"UPDATE {self._table} SET created_at = $1"
+                        " WHERE key = $2 AND created_at = $3 AND status_code IS NULL",
+                        renewed_at,
+                        key,
+                        lease.at,
                     )
-                if result.rowcount == 0:
+                if renewed == 0:
                     return  # taken over after we went quiet too long: it is not ours now
                 lease.at = renewed_at
 
     async def _claim(self, key: str, request_fingerprint: str) -> StoredResponse | datetime:
         """The stored response to replay, or the time we claimed the key at (our lease)."""
         deadline = time.monotonic() + self._wait_seconds
-        table = self._table
         while True:
             claimed_at = datetime.now(UTC)
             try:
-                async with self._engine.begin() as connection:
+                async with self._database.transaction() as connection:
                     await connection.execute(
-                        insert(table).values(
-                            key=key, fingerprint=request_fingerprint, created_at=claimed_at
-                        )
+                        f"INSERT INTO {self._table} (key, fingerprint, created_at)"
+                        " VALUES ($1, $2, $3)",
+                        key,
+                        request_fingerprint,
+                        claimed_at,
                     )
                 return claimed_at
-            except IntegrityError:
+            except UniqueViolation:
                 pass
-            async with self._engine.connect() as connection:
-                row = (
-                    await connection.execute(select(table).where(table.c.key == key))
-                ).one_or_none()
+            async with self._database.connection() as connection:
+                row = await connection.fetchrow(
+                    "SELECT fingerprint, status_code, response_body, created_at"
+                    f" FROM {self._table} WHERE key = $1",
+                    key,
+                )
             if row is None:
                 continue  # released between our insert and our read: try again
-            if row.fingerprint != request_fingerprint:
+            if row["fingerprint"] != request_fingerprint:
                 raise Problem(
                     422,
                     "This Idempotency-Key was already used with a different request.",
                     type_="idempotency-key-reused",
                 )
-            if row.status_code is not None:
-                return StoredResponse(row.status_code, row.response_body)
-            created_at = (
-                row.created_at if row.created_at.tzinfo else row.created_at.replace(tzinfo=UTC)
-            )
+            if row["status_code"] is not None:
+                return StoredResponse(row["status_code"], bytes(row["response_body"]))
+            created_at = row["created_at"]
             if datetime.now(UTC) - created_at > self._stale_after:
-                await self._release(key, only_if_created_at=row.created_at)
+                await self._release(key, only_if_created_at=created_at)
                 continue
             if time.monotonic() >= deadline:
                 raise Problem(
@@ -239,26 +216,28 @@ class IdempotencyStore:
     async def _complete(self, key: str, response: StoredResponse, claimed_at: datetime) -> None:
         """Store the response under our claim only: a claim another process took over
         after ours lapsed is theirs to complete."""
-        table = self._table
-        async with self._engine.begin() as connection:
-            result = await connection.execute(
-                update(table)
-                .where(
-                    table.c.key == key,
-                    table.c.created_at == claimed_at,
-                    table.c.status_code.is_(None),
-                )
-                .values(status_code=response.status_code, response_body=response.body)
+        async with self._database.transaction() as connection:
+            stored = await connection.execute(
+                f"UPDATE {self._table} SET status_code = $1, response_body = $2"
+                " WHERE key = $3 AND created_at = $4 AND status_code IS NULL",
+                response.status_code,
+                response.body,
+                key,
+                claimed_at,
             )
-        if result.rowcount == 0:
+        if stored == 0:
             _log.warning(
                 "idempotency claim lost before its response was stored",
                 idempotency_scope=key.split(":", 1)[0],
             )
 
     async def _release(self, key: str, only_if_created_at: datetime | None = None) -> None:
-        statement = delete(self._table).where(self._table.c.key == key)
-        if only_if_created_at is not None:
-            statement = statement.where(self._table.c.created_at == only_if_created_at)
-        async with self._engine.begin() as connection:
-            await connection.execute(statement)
+        async with self._database.transaction() as connection:
+            if only_if_created_at is None:
+                await connection.execute(f"DELETE FROM {self._table} WHERE key = $1", key)
+            else:
+                await connection.execute(
+                    f"DELETE FROM {self._table} WHERE key = $1 AND created_at = $2",
+                    key,
+                    only_if_created_at,
+                )

@@ -1,15 +1,32 @@
-"""Alembic migrations applied at service start, one migration history per service database."""
+"""Alembic migrations applied at service start, one migration history per service database.
+
+The only part of a service that uses SQLAlchemy: Alembic needs it, the repositories do not
+(``platform.sql``). It is imported when a service migrates, over a connection of its own
+that is closed before the first request.
+"""
 
 from __future__ import annotations
 
 from pathlib import Path
+from typing import Any
 
 from alembic import command, context, op
 from alembic.config import Config
-from sqlalchemy import Connection, MetaData
-from sqlalchemy.ext.asyncio import AsyncEngine
+from sqlalchemy import (
+    Column,
+    Connection,
+    DateTime,
+    Integer,
+    LargeBinary,
+    MetaData,
+    String,
+    Table,
+    text,
+)
+from sqlalchemy.ext.asyncio import create_async_engine
+from sqlalchemy.pool import NullPool
 
-from minishop.platform.idempotency import idempotency_table
+from minishop.platform.idempotency import MAX_KEY_LENGTH, TABLE
 
 
 def _upgrade(connection: Connection, script_location: str) -> None:
@@ -19,10 +36,25 @@ def _upgrade(connection: Connection, script_location: str) -> None:
     command.upgrade(config, "head")
 
 
-async def upgrade_to_head(engine: AsyncEngine, migrations_dir: Path) -> None:
-    """Bring the service's database to the newest schema before it takes traffic."""
-    async with engine.begin() as connection:
-        await connection.run_sync(_upgrade, str(migrations_dir))
+async def upgrade_to_head(url: str, schema: str | None, migrations_dir: Path) -> None:
+    """Bring the service's database (``url``, in its ``schema`` on PostgreSQL) to the newest
+    schema before it takes traffic."""
+    connect_args: dict[str, Any] = {}
+    postgres = url.startswith("postgresql")
+    if postgres and schema:
+        connect_args = {"server_settings": {"search_path": schema}}
+    elif not postgres:
+        path = url.partition("://")[2].removeprefix("/")
+        if path and path != ":memory:":
+            Path(path).parent.mkdir(parents=True, exist_ok=True)
+    engine = create_async_engine(url, connect_args=connect_args, poolclass=NullPool)
+    try:
+        async with engine.begin() as connection:
+            if postgres and schema:
+                await connection.execute(text(f'CREATE SCHEMA IF NOT EXISTS "{schema}"'))
+            await connection.run_sync(_upgrade, str(migrations_dir))
+    finally:
+        await engine.dispose()
 
 
 def run_migrations(target_metadata: MetaData) -> None:
@@ -41,11 +73,25 @@ def run_migrations(target_metadata: MetaData) -> None:
         context.run_migrations()
 
 
+def idempotency_table(metadata: MetaData) -> Table:
+    """The columns of the ``idempotency_keys`` table that ``platform.idempotency`` queries."""
+    return Table(
+        TABLE,
+        metadata,
+        Column("key", String(MAX_KEY_LENGTH + 64), primary_key=True),
+        Column("fingerprint", String(64), nullable=False),
+        Column("status_code", Integer, nullable=True),
+        Column("response_body", LargeBinary, nullable=True),
+        Column("created_at", DateTime(timezone=True), nullable=False),
+    )
+
+
 def create_idempotency_keys_table() -> None:
     """Create the ``idempotency_keys`` table every writing service keeps.
 
-    The columns are declared once, in ``platform.idempotency.idempotency_table``, which
-    the store queries. A change to that declaration is a schema change: it needs a new
-    migration in each service, since databases created before it keep the old table.
+    The columns are declared once, in :func:`idempotency_table`, for the store
+    (``platform.idempotency``) to query. A change to that declaration is a schema change:
+    it needs a new migration in each service, since databases created before it keep the
+    old table.
     """
     idempotency_table(MetaData()).create(op.get_bind())

@@ -139,8 +139,8 @@ def _describe_validation_errors(errors: list[dict[str, Any]]) -> tuple[str, list
 def install_problem_handlers(app: FastAPI, *, database: bool = True) -> None:
     """Every error path of ``app`` answers with a problem document, never a bare 500 page.
 
-    ``database``: the app reaches a database through SQLAlchemy, whose connection errors are
-    a retryable 503 (imported only then: an app without one never loads SQLAlchemy).
+    ``database``: the app reaches a database (``platform.sql``), whose unavailability is
+    a retryable 503.
     """
 
     @app.exception_handler(Problem)
@@ -191,10 +191,9 @@ def install_problem_handlers(app: FastAPI, *, database: bool = True) -> None:
 
 
 def _install_database_handlers(app: FastAPI) -> None:
-    from sqlalchemy.exc import InterfaceError, OperationalError
+    from minishop.platform.sql import DatabaseUnavailable
 
-    @app.exception_handler(OperationalError)
-    @app.exception_handler(InterfaceError)
+    @app.exception_handler(DatabaseUnavailable)
     async def _database_unavailable(request: Request, exc: Exception) -> JSONResponse:
         """The database is unreachable or went away: a retryable 503, not a bug's 500."""
         return problem_response(

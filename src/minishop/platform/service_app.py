@@ -36,7 +36,7 @@ from minishop.platform.readiness import FAULT_CHECK, ReadinessGauge, fault_flag_
 from minishop.platform.settings import ServiceSettings
 
 if TYPE_CHECKING:  # the database parts load only in a service that has a database
-    from sqlalchemy.ext.asyncio import AsyncEngine
+    from minishop.platform.sql import Database
 
 Hook = Callable[[], Awaitable[None]]
 
@@ -62,7 +62,9 @@ class ServiceParts:
     settings: ServiceSettings
     """Its limits (body size, read time) and the credentials of its /internal and /admin
     routes (a token left unset closes its routes)."""
-    engine: AsyncEngine | None = None
+    database: Database | None = None
+    database_url: str | None = None
+    """What the migrations connect to (the settings' URL form)."""
     migrations_dir: Path | None = None
     database_schema: str | None = None
     readiness: Mapping[str, HealthCheck] = field(default_factory=dict)
@@ -78,7 +80,7 @@ def create_service_app(parts: ServiceParts) -> FastAPI:
     telemetry = parts.telemetry
     log = get_logger("minishop.lifecycle")
     checks = dict(parts.readiness)
-    engine = parts.engine
+    database = parts.database
     settings = parts.settings
     flags = parts.flags or service_flags(parts.name, settings, telemetry.metrics)
     routers = list(parts.routers)
@@ -90,23 +92,17 @@ def create_service_app(parts: ServiceParts) -> FastAPI:
     routers.append(debug_router(parts.name, documented=withheld is None))
     guarded = document_guarded_routes(routers)
     closed = closed_zones(guarded, settings.internal_token, settings.admin_token)
-    if engine is not None:
-        # Imported here: SQLAlchemy and Alembic weigh ~28 MB, which the console (no
-        # database of this kind) never needs.
-        from minishop.observability.database import trace_engine
-        from minishop.platform.database import pool_capacity, pool_in_use
-
-        checks = {"database": _untraced_ping(engine), **checks}
-        trace_engine(engine, telemetry.tracer_provider)
+    if database is not None:
+        checks = {"database": _untraced_ping(database), **checks}
         telemetry.metrics.gauge_callback(
             "db_pool_connections_in_use",
             "Database connections checked out of the pool.",
-            lambda: pool_in_use(engine),
+            database.connections_in_use,
         )
         telemetry.metrics.gauge_callback(
             "db_pool_connections_max",
             "Most database connections the pool will open.",
-            lambda: pool_capacity(engine),
+            database.connections_max,
         )
     checks[FAULT_CHECK] = fault_flag_check(flags, parts.name)
     watch = flag_watch(flags)
@@ -117,13 +113,16 @@ def create_service_app(parts: ServiceParts) -> FastAPI:
         await telemetry.start()
         flags.refresh()  # the faults in force before the first request, not half a second after
         await watch.start()
-        if engine is not None and parts.migrations_dir is not None:
-            from minishop.platform.database import ensure_schema
-            from minishop.platform.migrations import upgrade_to_head
+        if database is not None:
+            if parts.migrations_dir is not None and parts.database_url is not None:
+                # Imported here: Alembic and SQLAlchemy are for migrating only.
+                from minishop.platform.migrations import upgrade_to_head
 
-            with suppress_instrumentation():
-                await ensure_schema(engine, parts.database_schema)
-                await upgrade_to_head(engine, parts.migrations_dir)
+                with suppress_instrumentation():
+                    await upgrade_to_head(
+                        parts.database_url, parts.database_schema, parts.migrations_dir
+                    )
+            await database.open()
         for hook in parts.on_startup:
             await hook()
         await readiness.start()
@@ -148,8 +147,8 @@ def create_service_app(parts: ServiceParts) -> FastAPI:
             for hook in parts.on_shutdown:
                 await hook()
             await watch.stop()
-            if engine is not None:
-                await engine.dispose()
+            if database is not None:
+                await database.close()
             await telemetry.shutdown()
 
     app = FastAPI(
@@ -157,14 +156,16 @@ def create_service_app(parts: ServiceParts) -> FastAPI:
         description=parts.description,
         version=__version__,
         lifespan=lifespan,
-        telemetry=NATIVE_TELEMETRY_OFF,
+        # Zero-code mode leaves FastAPI's telemetry at its default, as its users would; it
+        # stands aside by itself when it finds the contrib ASGI middleware in the stack.
+        telemetry=NATIVE_TELEMETRY_OFF if telemetry.own_spans else None,
         docs_url=None,  # served with local assets below, never from a CDN
         redoc_url=None,
     )
     app.state.telemetry = telemetry
-    app.state.engine = engine
+    app.state.database = database
     app.state.flags = flags
-    install_problem_handlers(app, database=engine is not None)
+    install_problem_handlers(app, database=database is not None)
     app.add_api_route(
         "/metrics", metrics_endpoint(telemetry.metrics), methods=["GET"], include_in_schema=False
     )
@@ -202,7 +203,7 @@ def create_service_app(parts: ServiceParts) -> FastAPI:
     app.add_middleware(UnexpectedErrorMiddleware)
     app.add_middleware(ObservabilityMiddleware, telemetry=telemetry)
     install_problem_documentation(
-        app, [*default_rules(has_database=engine is not None), *parts.problem_rules]
+        app, [*default_rules(has_database=database is not None), *parts.problem_rules]
     )
     return app
 
@@ -221,12 +222,10 @@ def _withheld(service: str) -> str | None:
     return None
 
 
-def _untraced_ping(engine: AsyncEngine) -> HealthCheck:
-    from minishop.platform.database import ping
-
+def _untraced_ping(database: Database) -> HealthCheck:
     async def check() -> None:
         with suppress_instrumentation():
-            await ping(engine)
+            await database.ping()
 
     return check
 

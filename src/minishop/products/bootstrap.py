@@ -11,7 +11,7 @@ from minishop.platform.background import PeriodicJob
 from minishop.platform.fault_flags import service_flags
 from minishop.platform.foundation import build_foundation
 from minishop.platform.service_app import ServiceParts, create_service_app
-from minishop.products.adapters import http_api, orm
+from minishop.products.adapters import http_api
 from minishop.products.adapters.faults import ProductDbError
 from minishop.products.adapters.repository import SqlProductRepository
 from minishop.products.adapters.telemetry import InventoryMetrics
@@ -25,10 +25,10 @@ MIGRATIONS = Path(__file__).parent / "adapters" / "migrations"
 
 
 def create_app(settings: ProductsSettings, *, span_exporter: SpanExporter | None = None) -> FastAPI:
-    base = build_foundation(SERVICE, settings, orm.idempotency_keys, span_exporter)
+    base = build_foundation(SERVICE, settings, span_exporter)
     # The repository reads the fault flags to fail one product's statements (product_db_error).
     flags = service_flags(SERVICE, settings, base.telemetry.metrics)
-    repository = SqlProductRepository(base.engine, ProductDbError(flags))
+    repository = SqlProductRepository(base.database, ProductDbError(flags))
     service = ProductService(repository, base.telemetry.tracer)
     metrics = InventoryMetrics(base.telemetry.metrics)
 
@@ -53,7 +53,8 @@ def create_app(settings: ProductsSettings, *, span_exporter: SpanExporter | None
             telemetry=base.telemetry,
             routers=[http_api.build_router(service, base.idempotency, metrics)],
             settings=settings,
-            engine=base.engine,
+            database=base.database,
+            database_url=base.database_url,
             migrations_dir=MIGRATIONS,
             database_schema=base.database_schema,
             on_startup=[publish_stock, *([restocking.start] if settings.supplier_on else [])],

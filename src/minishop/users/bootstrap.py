@@ -9,7 +9,7 @@ from fastapi import FastAPI
 from minishop.observability import SpanExporter
 from minishop.platform.foundation import build_foundation
 from minishop.platform.service_app import ServiceParts, create_service_app
-from minishop.users.adapters import http_api, orm
+from minishop.users.adapters import http_api
 from minishop.users.adapters.repository import SqlUserRepository
 from minishop.users.adapters.telemetry import UserMetrics
 from minishop.users.application.services import UserService
@@ -20,8 +20,8 @@ MIGRATIONS = Path(__file__).parent / "adapters" / "migrations"
 
 
 def create_app(settings: UsersSettings, *, span_exporter: SpanExporter | None = None) -> FastAPI:
-    base = build_foundation(SERVICE, settings, orm.idempotency_keys, span_exporter)
-    service = UserService(SqlUserRepository(base.engine))
+    base = build_foundation(SERVICE, settings, span_exporter)
+    service = UserService(SqlUserRepository(base.database))
     router = http_api.build_router(service, base.idempotency, UserMetrics(base.telemetry.metrics))
     return create_service_app(
         ServiceParts(
@@ -30,7 +30,8 @@ def create_app(settings: UsersSettings, *, span_exporter: SpanExporter | None = 
             telemetry=base.telemetry,
             routers=[router],
             settings=settings,
-            engine=base.engine,
+            database=base.database,
+            database_url=base.database_url,
             migrations_dir=MIGRATIONS,
             database_schema=base.database_schema,
         )

@@ -12,10 +12,10 @@ from collections.abc import Sequence
 import httpx
 
 from minishop.orders.domain.model import (
-    MAX_LINES,
     DependencyUnavailable,
     InvalidOrder,
     OutOfStock,
+    RequestedLine,
     Reservation,
     UnknownProducts,
 )
@@ -47,36 +47,11 @@ class HttpUserDirectory:
         return True
 
 
-class HttpCatalog:
-    def __init__(self, client: httpx.AsyncClient) -> None:
-        self._client = client
-
-    async def prices(self, product_ids: Sequence[int]) -> dict[int, int]:
-        try:
-            response = await self._client.get(
-                "/api/v1/products",
-                # One page holds every product of an order: MAX_LINES distinct ids at most.
-                params={"ids": ",".join(str(pid) for pid in product_ids), "limit": MAX_LINES},
-            )
-        except httpx.HTTPError as exc:
-            raise _unavailable("products", exc) from exc
-        if response.status_code in NAMES_NOTHING:
-            raise UnknownProducts(list(product_ids))
-        if response.status_code != 200:
-            raise _unavailable("products", response)
-        try:
-            return {
-                int(item["id"]): amount_to_cents(item["price"]) for item in response.json()["items"]
-            }
-        except (ValueError, KeyError, TypeError, ArithmeticError) as exc:
-            raise DependencyUnavailable("products", "answered an unreadable catalog") from exc
-
-
 class HttpInventory:
     def __init__(self, client: httpx.AsyncClient) -> None:
         self._client = client
 
-    async def deduct(self, reservation: Reservation) -> None:
+    async def deduct(self, reservation: Reservation) -> dict[int, int]:
         lines = reservation.lines
         body = {
             "reservation_id": reservation.id,
@@ -87,7 +62,7 @@ class HttpInventory:
         except httpx.HTTPError as exc:
             raise _unavailable("products", exc) from exc
         if response.status_code in (200, 201):
-            return
+            return _prices(response, lines)
         problem = _problem(response)
         if response.status_code == 409 and problem.get("type") == "insufficient-stock":
             raise OutOfStock(str(problem.get("detail")), problem.get("product_id"))
@@ -109,6 +84,22 @@ class HttpInventory:
             raise _unavailable("products", exc) from exc
         if response.status_code != 200:
             raise _unavailable("products", response)
+
+
+def _prices(response: httpx.Response, lines: Sequence[RequestedLine]) -> dict[int, int]:
+    """The unit price in cents of every product of ``lines``, as the deduction answered them
+    (``items[i].unit_price``, the public money form). An answer without a price for each is
+    unreadable: the stock was taken, so the caller gives it back."""
+    try:
+        prices = {
+            int(item["product_id"]): amount_to_cents(item["unit_price"])
+            for item in response.json()["items"]
+        }
+    except (ValueError, KeyError, TypeError, ArithmeticError) as exc:
+        raise DependencyUnavailable("products", "answered an unreadable deduction") from exc
+    if any(line.product_id not in prices for line in lines):
+        raise DependencyUnavailable("products", "answered a deduction without every price")
+    return prices
 
 
 def _problem(response: httpx.Response) -> dict:

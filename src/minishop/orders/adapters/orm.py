@@ -1,8 +1,7 @@
-"""Tables of the orders database."""
+"""Tables of the orders database, declared for the migrations' env.py only (the repository
+speaks SQL through ``platform.sql``)."""
 
 from sqlalchemy import Column, DateTime, ForeignKey, Integer, MetaData, String, Table
-
-from minishop.platform.idempotency import idempotency_table
 
 metadata = MetaData()
 
@@ -27,5 +26,3 @@ order_lines = Table(
     Column("quantity", Integer, nullable=False),
     Column("unit_price_cents", Integer, nullable=False),
 )
-
-idempotency_keys = idempotency_table(metadata)

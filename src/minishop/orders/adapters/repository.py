@@ -1,18 +1,20 @@
-"""Orders stored with SQLAlchemy Core."""
+"""Orders stored in the service's database, in SQL through ``platform.sql``.
+
+An order is read with its lines in one statement (``orders LEFT JOIN order_lines``): the
+payment's read of its order, on every payment, costs one round trip instead of two.
+Every move of an order's status is a conditional ``UPDATE ... WHERE status = ...``, so
+two moves racing each other (a payment and the expiry) can never both happen.
+"""
 
 from __future__ import annotations
 
-from collections import defaultdict
-from collections.abc import Sequence
+from collections.abc import Collection, Sequence
 from dataclasses import replace
 from datetime import UTC, datetime, timedelta
 
+import orjson
 from opentelemetry.instrumentation.utils import suppress_instrumentation
-from sqlalchemy import ColumnElement, delete, insert, or_, select, update
-from sqlalchemy.engine import Row
-from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine
 
-from minishop.orders.adapters.orm import order_lines, orders
 from minishop.orders.domain.model import (
     EXPIRABLE,
     Order,
@@ -20,122 +22,199 @@ from minishop.orders.domain.model import (
     OrderNotFound,
     OrderStatus,
 )
+from minishop.platform.sql import Connection, Database, Row, placeholders
 
-VISIBLE = [status.value for status in OrderStatus if status != OrderStatus.RESERVING]
-UNPAID = sorted(status.value for status in EXPIRABLE)
+_UNPAID = ", ".join(f"'{status.value}'" for status in sorted(EXPIRABLE))
+"""The statuses an order waits for its payment in, as SQL literals (the enum's own values)."""
+_VISIBLE = f"o.status <> '{OrderStatus.RESERVING.value}'"
+"""An order still taking its stock is not shown: it may yet vanish."""
+_EXPIRY_CANDIDATE = (
+    f"(o.status = '{OrderStatus.EXPIRING.value}'"
+    f" OR (o.status IN ({_UNPAID}) AND o.updated_at < $1))"
+)
+_WITH_LINES = (
+    "SELECT o.id, o.user_id, o.status, o.total_cents, o.reservation_id, o.payment_id,"
+    " o.created_at, l.product_id, l.quantity, l.unit_price_cents"
+    " FROM orders o LEFT JOIN order_lines l ON l.order_id = o.id"
+)
+_ORDERED = " ORDER BY o.id, l.product_id"
+_LINES_AS_JSON = {
+    "sqlite": "(SELECT json_group_array(json_array(product_id, quantity, unit_price_cents))"
+    " FROM order_lines WHERE order_id = orders.id)",
+    "postgresql": "(SELECT json_agg(json_build_array(product_id, quantity, unit_price_cents))::text"
+    " FROM order_lines WHERE order_id = orders.id)",
+}
+"""An order's lines as one JSON value ``[[product_id, quantity, unit_price_cents], ...]``:
+the two databases name the same aggregate differently."""
+_INSERT_LINES = (
+    "INSERT INTO order_lines (order_id, product_id, quantity, unit_price_cents)"
+    " VALUES ($1, $2, $3, $4)"
+)
 
 
-def _aware(moment: datetime) -> datetime:
-    return moment if moment.tzinfo else moment.replace(tzinfo=UTC)
+def _orders(rows: Sequence[Row]) -> list[Order]:
+    """Orders from ``_WITH_LINES`` rows, ordered by order id: one row per line, or one row
+    with NULL line columns for an order without lines (a ``reserving`` one)."""
+    found: list[Order] = []
+    lines: list[OrderLine] = []
+    for row in rows:
+        if not found or found[-1].id != row["id"]:
+            if found:
+                found[-1] = replace(found[-1], lines=tuple(lines))
+            lines = []
+            found.append(
+                Order(
+                    id=row["id"],
+                    user_id=row["user_id"],
+                    status=OrderStatus(row["status"]),
+                    lines=(),
+                    total_cents=row["total_cents"],
+                    reservation_id=row["reservation_id"],
+                    payment_id=row["payment_id"],
+                    created_at=row["created_at"],
+                )
+            )
+        if row["product_id"] is not None:
+            lines.append(OrderLine(row["product_id"], row["quantity"], row["unit_price_cents"]))
+    if found:
+        found[-1] = replace(found[-1], lines=tuple(lines))
+    return found
 
 
 class SqlOrderRepository:
-    def __init__(self, engine: AsyncEngine) -> None:
-        self._engine = engine
+    def __init__(self, database: Database) -> None:
+        self._database = database
 
-    async def add_reserving(
-        self, user_id: int, lines: Sequence[OrderLine], reservation_id: str
-    ) -> Order:
+    async def add_reserving(self, user_id: int, reservation_id: str) -> Order:
         now = datetime.now(UTC)
-        total = sum(line.total_cents for line in lines)
-        async with self._engine.begin() as connection:
-            order_id = (
-                await connection.execute(
-                    insert(orders)
-                    .values(
-                        user_id=user_id,
-                        status=OrderStatus.RESERVING.value,
-                        total_cents=total,
-                        reservation_id=reservation_id,
-                        created_at=now,
-                        updated_at=now,
-                    )
-                    .returning(orders.c.id)
-                )
-            ).scalar_one()
-            await connection.execute(
-                insert(order_lines),
-                [
-                    {
-                        "order_id": order_id,
-                        "product_id": line.product_id,
-                        "quantity": line.quantity,
-                        "unit_price_cents": line.unit_price_cents,
-                    }
-                    for line in lines
-                ],
+        async with self._database.transaction() as connection:
+            order_id = await connection.fetchval(
+                "INSERT INTO orders (user_id, status, total_cents, reservation_id,"
+                " created_at, updated_at) VALUES ($1, $2, 0, $3, $4, $4) RETURNING id",
+                user_id,
+                OrderStatus.RESERVING.value,
+                reservation_id,
+                now,
             )
         return Order(
             id=order_id,
             user_id=user_id,
             status=OrderStatus.RESERVING,
-            lines=tuple(lines),
-            total_cents=total,
+            lines=(),
+            total_cents=0,
             reservation_id=reservation_id,
             payment_id=None,
             created_at=now,
         )
 
-    async def confirm(self, order: Order) -> Order:
-        async with self._engine.begin() as connection:
+    async def confirm(self, order: Order, lines: Sequence[OrderLine]) -> Order:
+        total = sum(line.total_cents for line in lines)
+        async with self._database.transaction() as connection:
             confirmed = await connection.execute(
-                update(orders)
-                .where(orders.c.id == order.id, orders.c.status == OrderStatus.RESERVING.value)
-                .values(status=OrderStatus.PENDING.value, updated_at=datetime.now(UTC))
+                "UPDATE orders SET status = $1, total_cents = $2, updated_at = $3"
+                " WHERE id = $4 AND status = $5",
+                OrderStatus.PENDING.value,
+                total,
+                datetime.now(UTC),
+                order.id,
+                OrderStatus.RESERVING.value,
             )
-        if confirmed.rowcount != 1:
-            raise OrderNotFound(order.id)  # reconciliation released it meanwhile
-        return replace(order, status=OrderStatus.PENDING)
+            if confirmed != 1:
+                raise OrderNotFound(order.id)  # reconciliation released it meanwhile
+            await connection.executemany(
+                _INSERT_LINES,
+                [
+                    (order.id, line.product_id, line.quantity, line.unit_price_cents)
+                    for line in lines
+                ],
+            )
+        return replace(order, status=OrderStatus.PENDING, lines=tuple(lines), total_cents=total)
 
     async def discard(self, order_id: int) -> None:
-        async with self._engine.begin() as connection:
-            await connection.execute(delete(order_lines).where(order_lines.c.order_id == order_id))
-            await connection.execute(delete(orders).where(orders.c.id == order_id))
+        async with self._database.transaction() as connection:
+            await connection.execute("DELETE FROM order_lines WHERE order_id = $1", order_id)
+            await connection.execute("DELETE FROM orders WHERE id = $1", order_id)
 
     async def get(self, order_id: int) -> Order | None:
-        async with self._engine.connect() as connection:
-            found = await self._load(connection, [order_id], visible_only=True)
+        async with self._database.connection() as connection:
+            rows = await connection.fetch(
+                f"{_WITH_LINES} WHERE o.id = $1 AND {_VISIBLE} ORDER BY l.product_id", order_id
+            )
+        found = _orders(rows)
         return found[0] if found else None
 
     async def list(self, limit: int, offset: int, user_id: int | None) -> list[Order]:
-        query = (
-            select(orders.c.id)
-            .where(orders.c.status.in_(VISIBLE))
-            .order_by(orders.c.id)
-            .limit(limit)
-            .offset(offset)
+        """One statement: the page of ids is a subquery of the read that joins the lines."""
+        of_user = "" if user_id is None else " AND o.user_id = $3"
+        page = (
+            f"SELECT o.id FROM orders o WHERE {_VISIBLE}{of_user} ORDER BY o.id LIMIT $1 OFFSET $2"
         )
-        if user_id is not None:
-            query = query.where(orders.c.user_id == user_id)
-        async with self._engine.connect() as connection:
-            ids = list((await connection.execute(query)).scalars())
-            return await self._load(connection, ids)
+        args = (limit, offset) if user_id is None else (limit, offset, user_id)
+        async with self._database.connection() as connection:
+            rows = await connection.fetch(f"{_WITH_LINES} WHERE o.id IN ({page}){_ORDERED}", *args)
+        return _orders(rows)
 
     async def set_status(
         self, order_id: int, expected: OrderStatus, new: OrderStatus, payment_id: str | None
     ) -> bool:
-        async with self._engine.begin() as connection:
-            result = await connection.execute(
-                update(orders)
-                .where(orders.c.id == order_id, orders.c.status == expected.value)
-                .values(status=new.value, payment_id=payment_id, updated_at=datetime.now(UTC))
+        async with self._database.transaction() as connection:
+            moved = await connection.execute(
+                "UPDATE orders SET status = $1, payment_id = $2, updated_at = $3"
+                " WHERE id = $4 AND status = $5",
+                new.value,
+                payment_id,
+                datetime.now(UTC),
+                order_id,
+                expected.value,
             )
-        return result.rowcount == 1
+        return moved == 1
+
+    async def record_outcome(
+        self,
+        order_id: int,
+        payable: Collection[OrderStatus],
+        new: OrderStatus,
+        payment_id: str,
+    ) -> Order | None:
+        """One statement: the conditional move, returning the order with its lines (a
+        subquery of the RETURNING clause, aggregated as JSON in the database's own words)."""
+        statuses = sorted(status.value for status in payable)
+        async with self._database.transaction() as connection:
+            row = await connection.fetchrow(
+                "UPDATE orders SET status = $1, payment_id = $2, updated_at = $3"
+                f" WHERE id = $4 AND status IN ({placeholders(len(statuses), first=5)})"
+                " AND (status <> $1 OR payment_id IS DISTINCT FROM $2)"
+                " RETURNING id, user_id, status, total_cents, reservation_id, payment_id,"
+                f" created_at, {_LINES_AS_JSON[self._database.system]} AS lines",
+                new.value,
+                payment_id,
+                datetime.now(UTC),
+                order_id,
+                *statuses,
+            )
+        if row is None:
+            return None
+        lines = sorted(OrderLine(*line) for line in orjson.loads(row["lines"] or "[]"))
+        return Order(
+            id=row["id"],
+            user_id=row["user_id"],
+            status=OrderStatus(row["status"]),
+            lines=tuple(lines),
+            total_cents=row["total_cents"],
+            reservation_id=row["reservation_id"],
+            payment_id=row["payment_id"],
+            created_at=row["created_at"],
+        )
 
     async def stale_reserving(self, older_than: timedelta) -> list[Order]:
         cutoff = datetime.now(UTC) - older_than
-        async with self._engine.connect() as connection:
-            ids = list(
-                (
-                    await connection.execute(
-                        select(orders.c.id).where(
-                            orders.c.status == OrderStatus.RESERVING.value,
-                            orders.c.created_at < cutoff,
-                        )
-                    )
-                ).scalars()
+        async with self._database.connection() as connection:
+            rows = await connection.fetch(
+                f"{_WITH_LINES} WHERE o.status = $1 AND o.created_at < $2{_ORDERED}",
+                OrderStatus.RESERVING.value,
+                cutoff,
             )
-            return await self._load(connection, ids)
+        return _orders(rows)
 
     async def expiry_candidates(self, unpaid_since: datetime, limit: int) -> list[Order]:
         """The expiry's poll: untraced, like a health probe, as it runs every few seconds
@@ -148,83 +227,51 @@ class SqlOrderRepository:
         sees whatever committed after the first: it repeats the condition, so that an order
         paid in between is not returned as a candidate (with its new status) at all.
         """
-        candidate = or_(
-            orders.c.status == OrderStatus.EXPIRING.value,
-            orders.c.status.in_(UNPAID) & (orders.c.updated_at < unpaid_since),
-        )
         with suppress_instrumentation():
-            async with self._engine.connect() as connection:
-                ids = list(
-                    (
-                        await connection.execute(
-                            select(orders.c.id)
-                            .where(candidate)
-                            .order_by(orders.c.updated_at, orders.c.id)
-                            .limit(limit)
-                        )
-                    ).scalars()
+            async with self._database.connection() as connection:
+                rows = await connection.fetch(
+                    f"SELECT o.id FROM orders o WHERE {_EXPIRY_CANDIDATE}"
+                    " ORDER BY o.updated_at, o.id LIMIT $2",
+                    unpaid_since,
+                    limit,
                 )
-                return await self._load(connection, ids, candidate)
+                return await self._load(connection, [row["id"] for row in rows], unpaid_since)
 
     async def begin_expiry(self, order_id: int, unpaid_since: datetime) -> bool:
-        async with self._engine.begin() as connection:
-            result = await connection.execute(
-                update(orders)
-                .where(
-                    orders.c.id == order_id,
-                    orders.c.status.in_(UNPAID),
-                    orders.c.updated_at < unpaid_since,
-                )
-                .values(status=OrderStatus.EXPIRING.value, updated_at=datetime.now(UTC))
+        async with self._database.transaction() as connection:
+            moved = await connection.execute(
+                f"UPDATE orders SET status = $1, updated_at = $2"
+                f" WHERE id = $3 AND status IN ({_UNPAID}) AND updated_at < $4",
+                OrderStatus.EXPIRING.value,
+                datetime.now(UTC),
+                order_id,
+                unpaid_since,
             )
-        return result.rowcount == 1
+        return moved == 1
 
     async def finish_expiry(self, order_id: int) -> bool:
-        async with self._engine.begin() as connection:
-            result = await connection.execute(
-                update(orders)
-                .where(orders.c.id == order_id, orders.c.status == OrderStatus.EXPIRING.value)
-                .values(status=OrderStatus.EXPIRED.value, updated_at=datetime.now(UTC))
+        async with self._database.transaction() as connection:
+            moved = await connection.execute(
+                "UPDATE orders SET status = $1, updated_at = $2 WHERE id = $3 AND status = $4",
+                OrderStatus.EXPIRED.value,
+                datetime.now(UTC),
+                order_id,
+                OrderStatus.EXPIRING.value,
             )
-        return result.rowcount == 1
+        return moved == 1
 
     @staticmethod
     async def _load(
-        connection: AsyncConnection,
-        ids: Sequence[int],
-        still: ColumnElement[bool] | None = None,
-        visible_only: bool = False,
+        connection: Connection, ids: Sequence[int], unpaid_since: datetime
     ) -> list[Order]:
-        """The orders ``ids`` with their lines; only those still matching ``still``, if given
+        """The expiry candidates ``ids`` with their lines, only those still candidates
         (the rows may have changed since the ids were selected)."""
         if not ids:
             return []
-        query = select(orders).where(orders.c.id.in_(list(ids))).order_by(orders.c.id)
-        if still is not None:
-            query = query.where(still)
-        if visible_only:
-            query = query.where(orders.c.status.in_(VISIBLE))
-        rows = (await connection.execute(query)).all()
-        lines: dict[int, list[OrderLine]] = defaultdict(list)
-        for line in await connection.execute(
-            select(order_lines)
-            .where(order_lines.c.order_id.in_(list(ids)))
-            .order_by(order_lines.c.product_id)
-        ):
-            lines[line.order_id].append(
-                OrderLine(line.product_id, line.quantity, line.unit_price_cents)
-            )
-        return [_to_order(row, lines[row.id]) for row in rows]
-
-
-def _to_order(row: Row, lines: list[OrderLine]) -> Order:
-    return Order(
-        id=row.id,
-        user_id=row.user_id,
-        status=OrderStatus(row.status),
-        lines=tuple(lines),
-        total_cents=row.total_cents,
-        reservation_id=row.reservation_id,
-        payment_id=row.payment_id,
-        created_at=_aware(row.created_at),
-    )
+        rows = await connection.fetch(
+            f"{_WITH_LINES} WHERE {_EXPIRY_CANDIDATE}"
+            f" AND o.id IN ({placeholders(len(ids), first=2)}){_ORDERED}",
+            unpaid_since,
+            *ids,
+        )
+        return _orders(rows)

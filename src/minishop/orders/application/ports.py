@@ -1,8 +1,8 @@
-"""What the orders use cases need: their own storage and three other services."""
+"""What the orders use cases need: their own storage and the two services they call."""
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Collection, Sequence
 from datetime import datetime, timedelta
 from typing import Protocol
 
@@ -10,12 +10,14 @@ from minishop.orders.domain.model import Order, OrderLine, OrderStatus, Reservat
 
 
 class OrderRepository(Protocol):
-    async def add_reserving(
-        self, user_id: int, lines: Sequence[OrderLine], reservation_id: str
-    ) -> Order: ...
+    async def add_reserving(self, user_id: int, reservation_id: str) -> Order:
+        """The order's record before its stock is taken: no lines, no total yet, but the
+        reservation id, from which the stock is given back should anything fail later."""
+        ...
 
-    async def confirm(self, order: Order) -> Order:
-        """``reserving`` -> ``pending``, once its stock is held."""
+    async def confirm(self, order: Order, lines: Sequence[OrderLine]) -> Order:
+        """``reserving`` -> ``pending`` with its priced lines and total, all at once, once its
+        stock is held; raises OrderNotFound if the order is no longer ``reserving``."""
         ...
 
     async def discard(self, order_id: int) -> None:
@@ -30,6 +32,18 @@ class OrderRepository(Protocol):
         self, order_id: int, expected: OrderStatus, new: OrderStatus, payment_id: str | None
     ) -> bool:
         """Move the order only if it is still in ``expected``; False when it moved meanwhile."""
+        ...
+
+    async def record_outcome(
+        self,
+        order_id: int,
+        payable: Collection[OrderStatus],
+        new: OrderStatus,
+        payment_id: str,
+    ) -> Order | None:
+        """Move the order to ``new`` with ``payment_id`` in one conditional write if it is
+        in one of the ``payable`` statuses and does not hold that outcome already: the
+        order as moved, or None when nothing changed (the caller then reads and decides)."""
         ...
 
     async def stale_reserving(self, older_than: timedelta) -> list[Order]: ...
@@ -67,17 +81,13 @@ class UserDirectory(Protocol):
     async def exists(self, user_id: int) -> bool: ...
 
 
-class Catalog(Protocol):
-    async def prices(self, product_ids: Sequence[int]) -> dict[int, int]:
-        """Unit price in cents of each known product; unknown ids are left out."""
-        ...
-
-
 class Inventory(Protocol):
-    async def deduct(self, reservation: Reservation) -> None:
-        """Take the stock of every line or none; raises OutOfStock.
+    async def deduct(self, reservation: Reservation) -> dict[int, int]:
+        """Take the stock of every line or none; the unit price in cents of each product,
+        read with its stock. Raises OutOfStock, or UnknownProducts when one does not exist.
 
-        A repeat of a reservation already taken is a replay, not a second deduction.
+        A repeat of a reservation already taken is a replay, not a second deduction; it
+        answers the prices too.
         """
         ...
 

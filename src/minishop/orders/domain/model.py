@@ -144,7 +144,8 @@ class OrderLine:
 
 
 def price_lines(request: OrderRequest, prices: Mapping[int, int]) -> tuple[OrderLine, ...]:
-    """Price every line from the catalog; an order never holds a product the catalog lacks."""
+    """Price every line at the unit prices the catalog answered with the stock it gave; an
+    order never holds a product the catalog lacks."""
     missing = [pid for pid in request.product_ids if pid not in prices]
     if missing:
         raise UnknownProducts(missing)
@@ -164,6 +165,11 @@ class Reservation:
     lines: tuple[RequestedLine, ...]
 
 
+def payment_outcome(succeeded: bool) -> OrderStatus:
+    """The status a payment outcome moves a payable order to."""
+    return OrderStatus.PAID if succeeded else OrderStatus.PAYMENT_FAILED
+
+
 @dataclass(frozen=True)
 class Order:
     id: int
@@ -179,14 +185,6 @@ class Order:
     def item_count(self) -> int:
         return sum(line.quantity for line in self.lines)
 
-    @property
-    def reservation(self) -> Reservation:
-        """The stock this order holds at products, under its own reservation id."""
-        return Reservation(
-            self.reservation_id,
-            tuple(RequestedLine(line.product_id, line.quantity) for line in self.lines),
-        )
-
     def after_payment(self, succeeded: bool, payment_id: str) -> OrderStatus:
         """The status a payment outcome moves this order to; refuses to pay twice."""
         if self.status == OrderStatus.PAID:
@@ -198,4 +196,4 @@ class Order:
             if succeeded and self.status in EXPIRED_STATUSES:
                 raise PaidAfterExpiry(refused)
             raise InvalidTransition(refused)
-        return OrderStatus.PAID if succeeded else OrderStatus.PAYMENT_FAILED
+        return payment_outcome(succeeded)

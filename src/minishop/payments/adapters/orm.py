@@ -1,8 +1,7 @@
-"""Tables of the payments database."""
+"""Tables of the payments database, declared for its migrations (``migrations/env.py``);
+the repository speaks SQL through ``platform.sql``."""
 
 from sqlalchemy import Boolean, Column, DateTime, Index, Integer, MetaData, String, Table, text
-
-from minishop.platform.idempotency import idempotency_table
 
 metadata = MetaData()
 
@@ -31,5 +30,3 @@ payments = Table(
         postgresql_where=text(ACTIVE),
     ),
 )
-
-idempotency_keys = idempotency_table(metadata)

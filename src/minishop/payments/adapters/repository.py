@@ -1,16 +1,17 @@
-"""Payments stored with SQLAlchemy Core."""
+"""Payments stored in the service's database, in SQL through ``platform.sql``.
+
+"One active payment per order" is the unique partial index
+``ux_payments_one_active_per_order``: a second ``processing`` or ``succeeded`` row for an
+order is refused by the database, whatever the interleaving. Every step of a payment's life
+is a conditional ``UPDATE`` (from the status it expects only), so a step two processes race
+for happens once.
+"""
 
 from __future__ import annotations
 
 import uuid
 from datetime import UTC, datetime, timedelta
 
-from sqlalchemy import insert, select, update
-from sqlalchemy.engine import Row
-from sqlalchemy.exc import IntegrityError
-from sqlalchemy.ext.asyncio import AsyncEngine
-
-from minishop.payments.adapters.orm import payments
 from minishop.payments.domain.model import (
     ChargeOutcome,
     OrderNotPayable,
@@ -18,66 +19,64 @@ from minishop.payments.domain.model import (
     PaymentNotFound,
     PaymentStatus,
 )
+from minishop.platform.sql import Database, Row, UniqueViolation
 
 SYNC_BATCH = 100
 """Outcomes one reconciler round reports to orders; the rest wait for the next round."""
 
+_COLUMNS = "id, order_id, amount_cents, status, reason, card_last4, order_synced, created_at"
+_PROCESSING = PaymentStatus.PROCESSING.value
+
 
 def _to_payment(row: Row) -> Payment:
-    created_at = row.created_at if row.created_at.tzinfo else row.created_at.replace(tzinfo=UTC)
     return Payment(
-        id=row.id,
-        order_id=row.order_id,
-        amount_cents=row.amount_cents,
-        status=PaymentStatus(row.status),
-        reason=row.reason,
-        card_last4=row.card_last4,
-        order_synced=row.order_synced,
-        created_at=created_at,
+        id=row["id"],
+        order_id=row["order_id"],
+        amount_cents=row["amount_cents"],
+        status=PaymentStatus(row["status"]),
+        reason=row["reason"],
+        card_last4=row["card_last4"],
+        order_synced=bool(row["order_synced"]),
+        created_at=row["created_at"],
     )
 
 
 class SqlPaymentRepository:
-    def __init__(self, engine: AsyncEngine) -> None:
-        self._engine = engine
+    def __init__(self, database: Database) -> None:
+        self._database = database
 
     async def start(self, order_id: int, amount_cents: int, card_last4: str | None) -> Payment:
         now = datetime.now(UTC)
         try:
-            async with self._engine.begin() as connection:
-                row = (
-                    await connection.execute(
-                        insert(payments)
-                        .values(
-                            id=str(uuid.uuid4()),
-                            order_id=order_id,
-                            amount_cents=amount_cents,
-                            status=PaymentStatus.PROCESSING.value,
-                            card_last4=card_last4,
-                            order_synced=False,
-                            created_at=now,
-                            updated_at=now,
-                        )
-                        .returning(payments)
-                    )
-                ).one()
-        except IntegrityError as exc:
+            async with self._database.transaction() as connection:
+                row = await connection.fetchrow(
+                    "INSERT INTO payments (id, order_id, amount_cents, status, card_last4,"
+                    " order_synced, created_at, updated_at)"
+                    f" VALUES ($1, $2, $3, $4, $5, $6, $7, $7) RETURNING {_COLUMNS}",
+                    str(uuid.uuid4()),
+                    order_id,
+                    amount_cents,
+                    _PROCESSING,
+                    card_last4,
+                    False,
+                    now,
+                )
+        except UniqueViolation as exc:
             raise OrderNotPayable(
                 f"Order {order_id} is already paid or a payment for it is in progress."
             ) from exc
+        assert row is not None  # RETURNING of an INSERT that succeeded
         return _to_payment(row)
 
     async def renew(self, payment_id: str) -> bool:
-        async with self._engine.begin() as connection:
-            result = await connection.execute(
-                update(payments)
-                .where(
-                    payments.c.id == payment_id,
-                    payments.c.status == PaymentStatus.PROCESSING.value,
-                )
-                .values(updated_at=datetime.now(UTC))
+        async with self._database.transaction() as connection:
+            renewed = await connection.execute(
+                "UPDATE payments SET updated_at = $1 WHERE id = $2 AND status = $3",
+                datetime.now(UTC),
+                payment_id,
+                _PROCESSING,
             )
-        return result.rowcount > 0
+        return renewed > 0
 
     async def finish(self, payment_id: str, outcome: ChargeOutcome) -> Payment:
         status = PaymentStatus.SUCCEEDED if outcome.succeeded else PaymentStatus.FAILED
@@ -91,64 +90,69 @@ class SqlPaymentRepository:
     ) -> Payment:
         """One conditional step of a payment's life: from ``expected`` only, so a step that
         two processes race for happens once; PaymentNotFound when it was not ``expected``."""
-        async with self._engine.begin() as connection:
-            row = (
-                await connection.execute(
-                    update(payments)
-                    .where(payments.c.id == payment_id, payments.c.status == expected.value)
-                    .values(status=new.value, reason=reason, updated_at=datetime.now(UTC))
-                    .returning(payments)
-                )
-            ).one_or_none()
+        async with self._database.transaction() as connection:
+            row = await connection.fetchrow(
+                "UPDATE payments SET status = $1, reason = $2, updated_at = $3"
+                f" WHERE id = $4 AND status = $5 RETURNING {_COLUMNS}",
+                new.value,
+                reason,
+                datetime.now(UTC),
+                payment_id,
+                expected.value,
+            )
         if row is None:
             raise PaymentNotFound(payment_id)
         return _to_payment(row)
 
     async def mark_synced(self, payment_id: str) -> None:
-        async with self._engine.begin() as connection:
+        async with self._database.transaction() as connection:
             await connection.execute(
-                update(payments).where(payments.c.id == payment_id).values(order_synced=True)
+                "UPDATE payments SET order_synced = $1 WHERE id = $2", True, payment_id
             )
 
     async def get(self, payment_id: str) -> Payment | None:
-        async with self._engine.connect() as connection:
-            row = (
-                await connection.execute(select(payments).where(payments.c.id == payment_id))
-            ).one_or_none()
+        async with self._database.connection() as connection:
+            row = await connection.fetchrow(
+                f"SELECT {_COLUMNS} FROM payments WHERE id = $1", payment_id
+            )
         return _to_payment(row) if row else None
 
     async def list(self, limit: int, offset: int, order_id: int | None) -> list[Payment]:
-        query = (
-            select(payments)
-            .order_by(payments.c.created_at, payments.c.id)
-            .limit(limit)
-            .offset(offset)
-        )
-        if order_id is not None:
-            query = query.where(payments.c.order_id == order_id)
-        async with self._engine.connect() as connection:
-            return [_to_payment(row) for row in await connection.execute(query)]
+        async with self._database.connection() as connection:
+            if order_id is None:
+                rows = await connection.fetch(
+                    f"SELECT {_COLUMNS} FROM payments ORDER BY created_at, id LIMIT $1 OFFSET $2",
+                    limit,
+                    offset,
+                )
+            else:
+                rows = await connection.fetch(
+                    f"SELECT {_COLUMNS} FROM payments WHERE order_id = $1"
+                    " ORDER BY created_at, id LIMIT $2 OFFSET $3",
+                    order_id,
+                    limit,
+                    offset,
+                )
+        return [_to_payment(row) for row in rows]
 
     async def unsynced(self) -> list[Payment]:
-        async with self._engine.connect() as connection:
-            rows = await connection.execute(
-                select(payments)
-                .where(
-                    payments.c.order_synced.is_(False),
-                    payments.c.status != PaymentStatus.PROCESSING.value,
-                )
-                .order_by(payments.c.created_at)
-                .limit(SYNC_BATCH)
+        async with self._database.connection() as connection:
+            rows = await connection.fetch(
+                f"SELECT {_COLUMNS} FROM payments WHERE order_synced = $1 AND status <> $2"
+                " ORDER BY created_at LIMIT $3",
+                False,
+                _PROCESSING,
+                SYNC_BATCH,
             )
-            return [_to_payment(row) for row in rows]
+        return [_to_payment(row) for row in rows]
 
     async def stale_processing(self, older_than: timedelta) -> list[Payment]:
         cutoff = datetime.now(UTC) - older_than
-        async with self._engine.connect() as connection:
-            rows = await connection.execute(
-                select(payments).where(
-                    payments.c.status == PaymentStatus.PROCESSING.value,
-                    payments.c.updated_at < cutoff,  # renewed while its charge runs
-                )
+        async with self._database.connection() as connection:
+            rows = await connection.fetch(
+                f"SELECT {_COLUMNS} FROM payments"
+                " WHERE status = $1 AND updated_at < $2",  # renewed while its charge runs
+                _PROCESSING,
+                cutoff,
             )
-            return [_to_payment(row) for row in rows]
+        return [_to_payment(row) for row in rows]

@@ -1,19 +1,19 @@
 """The ``product_db_error PRODUCT_ID`` fault: the database fails for one product only.
 
 A needle in a haystack (CONTRACT §9): while the flag is on, every statement that reads
-that product by id (``GET /api/v1/products/{id}``, ``?ids=`` lookups, which is how
-orders prices an order) or changes its stock (deductions, releases) fails in the
-database, and every other product works. Pages of the catalog listed without ``ids``
+that product by id (``GET /api/v1/products/{id}``, ``?ids=`` lookups) or changes its
+stock (deductions, which is how orders reserves and prices an order, and releases) fails
+in the database, and every other product works. Pages of the catalog listed without ``ids``
 are not affected: browsing stays healthy, only requests that ask for that product fail.
 
 The failure is a real one: the repository runs, in the request's own connection and
 transaction, a statement on a table that does not exist (``products_injected_fault``),
 so the database answers an error, the statement's span ends in ERROR with it, and the
-transaction rolls back (a deduction takes no stock). PostgreSQL's driver reports it as
-a generic database error; it is raised as SQLAlchemy's ``OperationalError`` on both
-databases, which the service answers with its usual 503 ``database-unavailable``
-problem. The request's span gets ``product.id`` and the ``feature_flag.evaluation``
-event; the log line names the product.
+transaction rolls back (a deduction takes no stock). SQLite reports a missing table as
+an operational error, PostgreSQL as a generic one; either is raised as
+``DatabaseUnavailable``, which the service answers with its usual 503
+``database-unavailable`` problem. The request's span gets ``product.id`` and the
+``feature_flag.evaluation`` event; the log line names the product.
 """
 
 from __future__ import annotations
@@ -22,15 +22,13 @@ from collections.abc import Iterable
 from typing import NoReturn
 
 from opentelemetry import trace
-from sqlalchemy import text
-from sqlalchemy.exc import DBAPIError, OperationalError
-from sqlalchemy.ext.asyncio import AsyncConnection
 
 from minishop.flags import FlagSource, record_evaluation
 from minishop.observability.logging import get_logger
+from minishop.platform.sql import Connection, DatabaseError, DatabaseUnavailable
 
 FLAG = "product_db_error"
-FAILING_STATEMENT = text("SELECT stock FROM products_injected_fault WHERE product_id = :product_id")
+FAILING_STATEMENT = "SELECT stock FROM products_injected_fault WHERE product_id = $1"
 """Fails in the database: no migration creates this table."""
 
 _log = get_logger("minishop.products")
@@ -51,31 +49,31 @@ class ProductDbError:
             return None
         return failing
 
-    async def fail(self, connection: AsyncConnection, product_id: int) -> NoReturn:
-        """Run the failing statement for ``product_id`` and raise its database error."""
+    async def fail(self, connection: Connection, product_id: int) -> NoReturn:
+        """Run the failing statement for ``product_id`` on ``connection`` (in the request's
+        transaction, which then rolls back) and raise its error as ``DatabaseUnavailable``."""
         span = trace.get_current_span()
         span.set_attribute("product.id", product_id)
         variant = self._flags.active.variant(FLAG) if self._flags is not None else "on"
         record_evaluation(FLAG, variant, product_id)
         try:
-            await connection.execute(FAILING_STATEMENT, {"product_id": product_id})
-        except OperationalError as exc:  # SQLite
-            _logged(product_id, exc)
-            raise
-        except DBAPIError as exc:  # PostgreSQL (asyncpg): a generic DBAPI error
-            error = OperationalError(exc.statement, None, exc.orig, hide_parameters=True)
-            _logged(product_id, error)
-            raise error from exc
+            await connection.fetchval(FAILING_STATEMENT, product_id)
+        except DatabaseError as exc:
+            driver_error = exc.driver_error or exc
+            _logged(product_id, driver_error)
+            if isinstance(exc, DatabaseUnavailable):
+                raise
+            raise DatabaseUnavailable(str(exc), driver_error) from exc
         # Someone created the table: fail all the same, the flag asks for it.
-        error = OperationalError(str(FAILING_STATEMENT), None, RuntimeError("injected fault"))
-        _logged(product_id, error)
-        raise error
+        injected = RuntimeError("injected fault")
+        _logged(product_id, injected)
+        raise DatabaseUnavailable(FAILING_STATEMENT, injected)
 
 
-def _logged(product_id: int, error: DBAPIError) -> None:
+def _logged(product_id: int, error: BaseException) -> None:
     _log.error(
         f"database error on product {product_id}",
         product_id=product_id,
-        error_type=type(error.orig).__name__,
-        error=str(error.orig),
+        error_type=type(error).__name__,
+        error=str(error),
     )

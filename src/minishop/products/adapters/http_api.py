@@ -39,6 +39,7 @@ from minishop.products.domain.model import (
     MAX_SKU_LENGTH,
     MAX_STOCK,
     Deduction,
+    DeductionResult,
     InsufficientStock,
     InvalidDeduction,
     InvalidProduct,
@@ -102,10 +103,36 @@ class DeductRequest(BaseModel):
         )
 
 
+class DeductedLine(BaseModel):
+    """A line taken, with its product's price: the caller prices its order from the
+    deduction's answer instead of reading the catalog in a call of its own."""
+
+    product_id: int
+    quantity: int
+    unit_price: Money = Field(examples=[12.5])
+
+
 class DeductionOut(BaseModel):
     reservation_id: str
-    items: list[DeductionLine]
+    items: list[DeductedLine]
     replayed: bool
+
+    @classmethod
+    def of(cls, result: DeductionResult) -> DeductionOut:
+        return cls(
+            reservation_id=result.deduction.reservation_id,
+            items=[
+                DeductedLine(
+                    product_id=line.product_id,
+                    quantity=line.quantity,
+                    unit_price=cents_to_amount(price_cents),
+                )
+                for line, price_cents in zip(
+                    result.deduction.lines, result.unit_prices_cents, strict=True
+                )
+            ],
+            replayed=result.replayed,
+        )
 
 
 class ReleaseOut(BaseModel):
@@ -226,14 +253,7 @@ def build_router(
             response.status_code = 200
         else:
             metrics.deducted(result.stock_after)
-        return DeductionOut(
-            reservation_id=result.deduction.reservation_id,
-            items=[
-                DeductionLine(product_id=line.product_id, quantity=line.quantity)
-                for line in result.deduction.lines
-            ],
-            replayed=result.replayed,
-        )
+        return DeductionOut.of(result)
 
     @router.post(
         "/internal/inventory/deductions/{reservation_id}/release",

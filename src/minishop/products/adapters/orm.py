@@ -1,4 +1,5 @@
-"""Tables of the products database."""
+"""Tables of the products database, declared for its migrations (``migrations/env.py``);
+the repository speaks SQL through ``platform.sql``."""
 
 from sqlalchemy import (
     CheckConstraint,
@@ -10,8 +11,6 @@ from sqlalchemy import (
     String,
     Table,
 )
-
-from minishop.platform.idempotency import idempotency_table
 
 metadata = MetaData()
 
@@ -47,5 +46,3 @@ reservation_lines = Table(
     Column("product_id", Integer, ForeignKey("products.id"), primary_key=True),
     Column("quantity", Integer, nullable=False),
 )
-
-idempotency_keys = idempotency_table(metadata)

@@ -137,11 +137,14 @@ class Deduction:
 
 @dataclass(frozen=True)
 class DeductionResult:
-    """A deduction taken (or found taken already: a replay) and the stock it left."""
+    """A deduction taken (or found taken already: a replay), the stock it left, and the
+    price of each line's product (the caller prices its order from them)."""
 
     deduction: Deduction
     stock_after: tuple[StockLevel, ...]
     replayed: bool
+    unit_prices_cents: tuple[int, ...]
+    """One per line of ``deduction.lines``, in the same order."""
 
 
 @dataclass(frozen=True)

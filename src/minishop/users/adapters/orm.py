@@ -2,8 +2,6 @@
 
 from sqlalchemy import Column, DateTime, Integer, MetaData, String, Table
 
-from minishop.platform.idempotency import idempotency_table
-
 metadata = MetaData()
 
 users = Table(
@@ -14,5 +12,3 @@ users = Table(
     Column("name", String(200), nullable=False),
     Column("created_at", DateTime(timezone=True), nullable=False),
 )
-
-idempotency_keys = idempotency_table(metadata)
