@@ -115,7 +115,7 @@ CASES = [
     Case("service-locust", "minishop.orders.adapters.clients", "import locust", LOADGEN, "locust"),
     Case("observability-gevent", "minishop.observability.metrics", "from gevent import monkey", LOADGEN, "gevent"),
     Case("repository-sqlalchemy", "minishop.users.adapters.repository", "from sqlalchemy import select", ORM, "sqlalchemy"),
-    Case("platform-sqlalchemy", "minishop.platform.idempotency", "import sqlalchemy.ext.asyncio", ORM, "sqlalchemy.ext.asyncio"),
+    Case("platform-sqlalchemy", "minishop.platform.idempotency", "import sqlalchemy.ext.asyncio", ORM, "sqlalchemy"),
     Case("service-app-alembic", "minishop.platform.service_app", "from alembic import command", ORM, "alembic"),
 ]  # fmt: skip
 

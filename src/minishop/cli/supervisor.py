@@ -19,6 +19,11 @@ from enum import StrEnum
 from pathlib import Path
 from typing import TextIO
 
+try:
+    import fcntl
+except ImportError:  # not on Windows: pipes keep their default size
+    fcntl = None  # type: ignore[assignment]
+
 import httpx
 
 from minishop.cli.restarts import CrashHistory, RestartPolicy
@@ -81,6 +86,26 @@ def _die_with_parent() -> None:  # pragma: no cover - runs in the forked child
 
     pr_set_pdeathsig = 1
     ctypes.CDLL(None, use_errno=True).prctl(pr_set_pdeathsig, signal.SIGTERM)
+
+
+PIPE_BYTES = 1 << 20
+"""A child's output pipe: 1 MiB (Linux's default is 64 KiB) absorbs a burst of log lines."""
+
+
+def _widen_pipe(descriptor: int) -> None:
+    set_size = getattr(fcntl, "F_SETPIPE_SZ", None) if fcntl is not None else None
+    if set_size is None:
+        return
+    with contextlib.suppress(OSError):  # above /proc/sys/fs/pipe-max-size: keep the default
+        fcntl.fcntl(descriptor, set_size, PIPE_BYTES)
+
+
+def _read_chunk(descriptor: int) -> bytes:
+    """What the pipe holds now (at most 64 KiB), waiting for some; b"" once the child is gone."""
+    try:
+        return os.read(descriptor, 1 << 16)
+    except OSError:
+        return b""
 
 
 class ChildState(StrEnum):
@@ -228,16 +253,34 @@ class Supervisor:
         child.pump.start()
 
     def _relay(self, child: _Child, process: subprocess.Popen[bytes]) -> None:
+        """Copy a child's lines to our output, prefixed, a pipe-full at a time.
+
+        Why by chunks: a service under load writes thousands of log lines a second, and a
+        relay that reads, writes and flushes them one by one fell behind; the pipe then
+        filled and every ``write`` of the service's log lines blocked its event loop (18 %
+        of the orders loop's time at 16 connections, measured with its own profiler). One
+        read, one write and one flush per chunk keep up, and a larger pipe absorbs bursts.
+        """
         assert process.stdout is not None
         prefix = self._prefix[child.spec.name]
-        for raw in process.stdout:
-            line = raw.decode("utf-8", "replace").rstrip("\n")
+        descriptor = process.stdout.fileno()
+        _widen_pipe(descriptor)
+        pending = b""
+        while chunk := _read_chunk(descriptor):
+            *complete, pending = (pending + chunk).split(b"\n")
+            if not complete:
+                continue
+            lines = [raw.decode("utf-8", "replace") for raw in complete]
+            child.recent.extend(lines)
+            self._write("\n".join(prefix + line for line in lines))
+        if pending:
+            line = pending.decode("utf-8", "replace")
             child.recent.append(line)
             self._write(prefix + line)
 
-    def _write(self, line: str) -> None:
+    def _write(self, text: str) -> None:
         with self._write_lock:
-            self._output.write(line + "\n")
+            self._output.write(text + "\n")
             self._output.flush()
 
     def say(self, message: str) -> None:

@@ -13,7 +13,10 @@ them or stayed unreachable through the retries), or dropped for a full worker qu
 from __future__ import annotations
 
 import struct
-from typing import BinaryIO
+
+TYPE_CHECKING = False  # typing (and the re it imports) is not worth a worker's memory
+if TYPE_CHECKING:
+    from typing import BinaryIO
 
 FRAME = struct.Struct("<IB")
 SPANS = 1

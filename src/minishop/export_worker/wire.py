@@ -13,8 +13,12 @@ dearer than the bytes. Wire format: opentelemetry-proto ``collector/trace/v1``.
 from __future__ import annotations
 
 import struct
-from collections.abc import Iterable, Mapping, Sequence
-from typing import Any
+from collections.abc import Mapping, Sequence
+
+TYPE_CHECKING = False  # typing (and the re it imports) is not worth the exporter's memory
+if TYPE_CHECKING:
+    from collections.abc import Iterable
+    from typing import Any
 
 _PACK_FIXED64 = struct.Struct("<Q").pack
 _PACK_FIXED32 = struct.Struct("<I").pack

@@ -11,17 +11,20 @@ Ctrl-C on the terminal reaches the whole process group, and the service's stop d
 
 from __future__ import annotations
 
+import _signal  # the C module: ``signal`` adds enum (~0.8 MB with socket's use of it gone)
 import collections
 import marshal
 import os
-import signal
 import sys
 import threading
 import time
-from typing import Any, BinaryIO
 
 from minishop.export_worker import protocol, wire
-from minishop.export_worker.sender import Sender
+from minishop.export_worker.sender import Sender, SenderConfig
+
+TYPE_CHECKING = False  # typing (and the re it imports) is not worth a worker's memory
+if TYPE_CHECKING:
+    from typing import Any, BinaryIO
 
 MAX_FRAME = 64 * 1024 * 1024
 
@@ -91,25 +94,35 @@ class Worker:
             self._sender.stopping.set()  # cuts a retry's backoff short; a POST under way is left
 
 
+OPTIONS = {"--max-queue": 2048, "--max-batch": 512, "--budget-ms": 750}
+
+
+def parse_options(argv: list[str]) -> dict[str, int]:
+    """``--name=value`` integers, each of ``OPTIONS``; argparse would import shutil, zlib,
+    bz2 and lzma (``HelpFormatter`` asks shutil for the terminal's width): ~1.7 MB."""
+    options = dict(OPTIONS)
+    for argument in argv:
+        name, sep, value = argument.partition("=")
+        if name not in OPTIONS or not sep:
+            raise SystemExit(f"python -m minishop.export_worker: unknown argument {argument!r}")
+        try:
+            options[name] = int(value)
+        except ValueError:
+            raise SystemExit(f"python -m minishop.export_worker: {name} needs an integer") from None
+    return options
+
+
 def main(argv: list[str] | None = None) -> int:
-    import argparse
-
-    from minishop.export_worker.sender import SenderConfig
-
-    parser = argparse.ArgumentParser(prog="python -m minishop.export_worker")
-    parser.add_argument("--max-queue", type=int, default=2048)
-    parser.add_argument("--max-batch", type=int, default=512)
-    parser.add_argument("--budget-ms", type=int, default=750)
-    args = parser.parse_args(argv)
-    signal.signal(signal.SIGINT, signal.SIG_IGN)
-    signal.signal(signal.SIGTERM, signal.SIG_IGN)
+    options = parse_options(sys.argv[1:] if argv is None else argv)
+    _signal.signal(_signal.SIGINT, _signal.SIG_IGN)
+    _signal.signal(_signal.SIGTERM, _signal.SIG_IGN)
     sender = Sender(SenderConfig.from_environ(os.environ))
     worker = Worker(
         sender,
         sys.stdout.buffer,
-        max_queue=max(1, args.max_queue),
-        max_batch=max(1, args.max_batch),
+        max_queue=max(1, options["--max-queue"]),
+        max_batch=max(1, options["--max-batch"]),
     )
-    worker.run(sys.stdin.buffer, args.budget_ms / 1000)
+    worker.run(sys.stdin.buffer, options["--budget-ms"] / 1000)
     sys.stdout.flush()
     os._exit(0)  # a POST still hanging on a black-holed collector must not hold the exit

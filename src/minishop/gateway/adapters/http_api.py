@@ -52,7 +52,7 @@ def declined_reason(body: bytes) -> str | None:
 def build_router(proxy: Proxy, admission: Admission, services: Sequence[str]) -> APIRouter:
     """``services``: those whose ``/api/v1/<service>`` is public (the manifest says which)."""
 
-    def admit(
+    async def admit(
         request: Request,
         api_key: Annotated[str | None, Header(alias="X-API-Key")] = None,
     ) -> None:
