@@ -15,8 +15,8 @@ TERMINAL_LIBRARIES = ("rich", "pygments")
 """Loaded only because they are installed (the command line's typer needs them): structlog
 imports rich for its console renderer's tracebacks, httpx imports rich and pygments for its
 own command line. A service renders neither (its logs are JSON lines, its tracebacks
-structlog's plain ``format_exc_info``), and they cost it 3 to 7 MB of RSS (rich 2.1,
-pygments 1.0 to 4.6; ``bench/import_cost.py``)."""
+structlog's plain ``format_exc_info``), and they cost it 3 to 7 MB of RSS (rich 2.3,
+pygments 0.9 to 4.7; ``bench/import_cost.py``)."""
 
 
 def keep_out_terminal_libraries() -> None:
