@@ -4,8 +4,8 @@
 ``__main__`` sends exactly that form to ``minishop.serve`` before anything imports typer
 (this module imports none of it), so a service process does not load typer and the
 command line's modules only to read two words of argv. With the terminal libraries kept
-out (``minishop.serve``) and uvicorn's WebSocket support off, a service holds
-less after start-up (7 to 11 MB, ``bench/import_cost.py``). The ``minishop serve`` command runs the
+out (``minishop.serve``) and uvicorn's WebSocket support off, a service holds 7 to 11 MB
+less after start-up (``bench/import_cost.py``). The ``minishop serve`` command runs the
 same code, in a process that already holds the command line.
 """
 

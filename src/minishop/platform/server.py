@@ -16,8 +16,8 @@ so the choices here hold for all of them:
   observability middleware logs each request once, in the shop's JSON format;
 - ``ws="none"``: no route of the shop speaks WebSocket, and uvicorn's default ("auto")
   loads the ``websockets`` library and its protocol classes into every process for
-  nothing (the websockets package alone is 0.3 MB of RSS each, ``bench/import_cost.py``); an upgrade request
-  is then answered as plain HTTP.
+  nothing (the websockets package alone is 0.3 MB of RSS each, ``bench/import_cost.py``);
+  an upgrade request is then answered as plain HTTP.
 """
 
 from __future__ import annotations
