@@ -83,7 +83,11 @@ async def running_shop(
     databases = dict(database_settings or {})
     exporter = InMemorySpanExporter() if record_spans else None
     spans = span_exporter or exporter
-    common: dict[str, object] = {"data_dir": data_dir, "log_level": "WARNING"}
+    common: dict[str, object] = {
+        "data_dir": data_dir,
+        "log_level": "WARNING",
+        "migrations_in_process": True,  # one child per service and shop would add ~1 s each
+    }
     tokens = {"internal_token": INTERNAL_TOKEN, "admin_token": ADMIN_TOKEN}
     reconcile = {"reconcile_interval_seconds": reconcile_interval_seconds}
     options: dict[str, Mapping[str, object]] = {

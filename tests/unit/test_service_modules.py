@@ -28,18 +28,13 @@ NEVER = {
     "markdown_it": "the console's runbooks only",
     "websockets": "no route speaks WebSocket: uvicorn runs with ws='none'",
     "locust": "the load generator's own process",
+    "sqlalchemy": "the migrations', run by a child process: repositories use platform.sql",
+    "alembic": "the migrations' child process only (platform.schema_upgrade)",
+    "mako": "Alembic's templates",
+    "aiosqlite": "SQLite is called through sqlite3 on the event loop",
 }
 """Never in a started service (but where a service named here is the exception)."""
 EXCEPT = {"jinja2": {"console"}, "markdown_it": {"console"}}
-
-AFTER_THE_DATABASE_LAYER = {
-    "sqlalchemy": "the repositories move to platform.sql (raw drivers)",
-    "alembic": "imported only when the database is behind (platform.schema_version)",
-    "mako": "Alembic's templates",
-    "aiosqlite": "the SQLite path moves to sqlite3",
-}
-"""Still loaded by the services with a database; out once their raw-driver repositories and
-the schema check are wired (then these move into NEVER)."""
 
 PROBE = """
 import asyncio, json, sys
@@ -110,24 +105,3 @@ def test_a_started_service_holds_no_library_it_never_uses(
         if name in loaded and service not in EXCEPT.get(name, set())
     }
     assert not unexpected, f"{service} loaded {unexpected}"
-
-
-_NOT_YET = pytest.mark.xfail(strict=True, reason="their repositories still use SQLAlchemy")
-
-
-@pytest.mark.parametrize(
-    "service",
-    [
-        pytest.param(e.name, marks=[_NOT_YET] if e.owns_database else [])
-        for e in MANIFEST.shop
-        if e.owns_database or e.entry_point
-    ],
-)
-def test_a_started_service_holds_no_sqlalchemy_nor_alembic(
-    service: str, started: dict[str, set[str]], tmp_path_factory: pytest.TempPathFactory
-) -> None:
-    """The gateway already holds none (its idempotency store is on the raw drivers); a
-    service whose repositories move passes, its strict xfail fails the run: drop the mark."""
-    loaded = _modules(service, started, tmp_path_factory)
-    still = {name: why for name, why in AFTER_THE_DATABASE_LAYER.items() if name in loaded}
-    assert not still, f"{service} loaded {still}"

@@ -14,6 +14,7 @@ from minishop.observability import SpanExporter
 from minishop.orders.adapters import http_api
 from minishop.orders.adapters.clients import HttpInventory, HttpUserDirectory
 from minishop.orders.adapters.memory_leak import MemoryLeak, hooked_routes
+from minishop.orders.adapters.migrations import HEAD_REVISION
 from minishop.orders.adapters.repository import SqlOrderRepository
 from minishop.orders.adapters.telemetry import OrderMetrics
 from minishop.orders.adapters.user_cache import CachedUserDirectory
@@ -101,6 +102,7 @@ def create_app(
             database=base.database,
             database_url=base.database_url,
             migrations_dir=MIGRATIONS,
+            head_revision=HEAD_REVISION,
             database_schema=base.database_schema,
             readiness={"users": liveness_check(users), "products": liveness_check(products)},
             on_startup=[job.start for job in background],

@@ -12,6 +12,7 @@ from minishop.manifest import MANIFEST
 from minishop.observability import SpanExporter
 from minishop.payments.adapters import http_api
 from minishop.payments.adapters.clients import HttpOrderBook
+from minishop.payments.adapters.migrations import HEAD_REVISION
 from minishop.payments.adapters.provider import ProviderBehaviour, SimulatedProvider
 from minishop.payments.adapters.repository import SqlPaymentRepository
 from minishop.payments.adapters.telemetry import PaymentMetrics
@@ -73,6 +74,7 @@ def create_app(
             database=base.database,
             database_url=base.database_url,
             migrations_dir=MIGRATIONS,
+            head_revision=HEAD_REVISION,
             database_schema=base.database_schema,
             readiness={"orders": liveness_check(orders)},
             on_startup=[reconciler.start],

@@ -7,6 +7,8 @@ that is closed before the first request.
 
 from __future__ import annotations
 
+import asyncio
+import os
 from pathlib import Path
 from typing import Any
 
@@ -95,3 +97,26 @@ def create_idempotency_keys_table() -> None:
     old table.
     """
     idempotency_table(MetaData()).create(op.get_bind())
+
+
+def main() -> None:
+    """``python -m minishop.platform.migrations``: what a service's migration child runs
+    (``platform.schema_upgrade``). The URL comes in the environment, never in argv, where
+    any user of the machine could read its password."""
+    from minishop.platform.schema_upgrade import (
+        DIRECTORY_VARIABLE,
+        SCHEMA_VARIABLE,
+        URL_VARIABLE,
+    )
+
+    asyncio.run(
+        upgrade_to_head(
+            os.environ[URL_VARIABLE],
+            os.environ.get(SCHEMA_VARIABLE) or None,
+            Path(os.environ[DIRECTORY_VARIABLE]),
+        )
+    )
+
+
+if __name__ == "__main__":
+    main()

@@ -65,6 +65,8 @@ class ServiceParts:
     database: Database | None = None
     database_url: str | None = None
     """What the migrations connect to (the settings' URL form)."""
+    head_revision: str | None = None
+    """The newest revision in ``migrations_dir`` (its package's ``HEAD_REVISION``)."""
     migrations_dir: Path | None = None
     database_schema: str | None = None
     readiness: Mapping[str, HealthCheck] = field(default_factory=dict)
@@ -115,13 +117,15 @@ def create_service_app(parts: ServiceParts) -> FastAPI:
         await watch.start()
         if database is not None:
             if parts.migrations_dir is not None and parts.database_url is not None:
-                # Imported here: Alembic and SQLAlchemy are for migrating only.
-                from minishop.platform.migrations import upgrade_to_head
+                from minishop.platform.schema_upgrade import upgrade_database
 
-                with suppress_instrumentation():
-                    await upgrade_to_head(
-                        parts.database_url, parts.database_schema, parts.migrations_dir
-                    )
+                await upgrade_database(
+                    parts.database_url,
+                    parts.database_schema,
+                    parts.migrations_dir,
+                    parts.head_revision or "",
+                    in_process=settings.migrations_in_process,
+                )
             await database.open()
         for hook in parts.on_startup:
             await hook()

@@ -37,7 +37,7 @@ class ServiceSettings(BaseSettings):
     data_dir: Path = Path("data")
     database_url: str | None = Field(
         default=None,
-        description="SQLAlchemy async URL; default: a SQLite file per service in data_dir.",
+        description="postgresql:// or sqlite:// URL; default: one SQLite file in data_dir.",
     )
     database_schema: str | None = Field(
         default=None,
@@ -45,6 +45,12 @@ class ServiceSettings(BaseSettings):
         description="PostgreSQL only: the schema of this service's tables (created if missing).",
     )
     db_pool_size: int = Field(default=10, ge=1, le=200)
+    migrations_in_process: bool = Field(
+        default=False,
+        description="Run a pending migration in the service's own process (tests that build "
+        "many shops do, to save a child's start); by default a short-lived child process "
+        "runs it, so the service never loads Alembic and SQLAlchemy (~24 MB).",
+    )
     log_level: str = "INFO"
     environment: str = "local"
     max_body_bytes: int = Field(default=65_536, ge=1024)

@@ -13,6 +13,7 @@ from minishop.platform.foundation import build_foundation
 from minishop.platform.service_app import ServiceParts, create_service_app
 from minishop.products.adapters import http_api
 from minishop.products.adapters.faults import ProductDbError
+from minishop.products.adapters.migrations import HEAD_REVISION
 from minishop.products.adapters.repository import SqlProductRepository
 from minishop.products.adapters.telemetry import InventoryMetrics
 from minishop.products.application.services import ProductService
@@ -56,6 +57,7 @@ def create_app(settings: ProductsSettings, *, span_exporter: SpanExporter | None
             database=base.database,
             database_url=base.database_url,
             migrations_dir=MIGRATIONS,
+            head_revision=HEAD_REVISION,
             database_schema=base.database_schema,
             on_startup=[publish_stock, *([restocking.start] if settings.supplier_on else [])],
             on_shutdown=[restocking.stop],

@@ -10,6 +10,7 @@ from minishop.observability import SpanExporter
 from minishop.platform.foundation import build_foundation
 from minishop.platform.service_app import ServiceParts, create_service_app
 from minishop.users.adapters import http_api
+from minishop.users.adapters.migrations import HEAD_REVISION
 from minishop.users.adapters.repository import SqlUserRepository
 from minishop.users.adapters.telemetry import UserMetrics
 from minishop.users.application.services import UserService
@@ -33,6 +34,7 @@ def create_app(settings: UsersSettings, *, span_exporter: SpanExporter | None = 
             database=base.database,
             database_url=base.database_url,
             migrations_dir=MIGRATIONS,
+            head_revision=HEAD_REVISION,
             database_schema=base.database_schema,
         )
     )
