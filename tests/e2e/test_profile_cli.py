@@ -69,7 +69,10 @@ def test_profile_saves_the_file_and_prints_the_console_link(tmp_path: Path) -> N
     document = orjson.loads(saved.read_bytes())
     speedscope_frames(document)
     files = {frame.get("file", "") for frame in document["shared"]["frames"]}
-    assert any("/minishop/products/" in file for file in files), sorted(files)[:20]
+    # The service's own code is in it (its request path: middleware, routes, repository);
+    # products' own modules are too quick now (raw SQLite) to be sure to catch in 2 s.
+    own = ("/minishop/products/", "/minishop/platform/", "/minishop/observability/")
+    assert any(part in file for file in files for part in own), sorted(files)[:20]
     assert refused.returncode == 2 and not refused_out
     assert "gateway answered 403" in refused_err
     assert "gateway is never given MINISHOP_ADMIN_TOKEN" in refused_err
