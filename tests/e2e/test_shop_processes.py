@@ -66,11 +66,13 @@ def _traceparent() -> tuple[str, str, str]:
     return trace_id, span_id, f"00-{trace_id}-{span_id}-01"
 
 
-def _order(shop: RunningShop, traceparent: str | None = None) -> httpx.Response:
+def _order(
+    shop: RunningShop, traceparent: str | None = None, user_id: int = 1
+) -> httpx.Response:
     headers = {"traceparent": traceparent} if traceparent else {}
     return httpx.post(
         f"{shop.urls['gateway']}/order",
-        json={"user_id": 1, "items": [{"product_id": 2, "quantity": 1}]},
+        json={"user_id": user_id, "items": [{"product_id": 2, "quantity": 1}]},
         headers=headers,
         timeout=10,
     )
@@ -97,14 +99,21 @@ def test_an_order_is_one_trace_through_gateway_orders_and_products(
     assert deduct.attributes["product.id"] == 2
     servers = Counter(span.service for span in spans if span.kind == SERVER_KIND)
     # One server span per hop, never two: FastAPI's own telemetry stays off beside ours.
-    assert servers == {"gateway": 1, "orders": 1, "users": 1, "products": 2}
+    assert servers == {"gateway": 1, "orders": 1, "users": 1, "products": 1}  # the deduction
 
 
 def test_the_service_log_lines_of_a_request_carry_its_trace_id(
     shop: RunningShop, receiver: OtlpReceiver
 ) -> None:
     trace_id, _, traceparent = _traceparent()
-    assert _order(shop, traceparent).status_code == 201
+    # A user orders hasn't seen yet: it asks users (a known user is remembered a while).
+    registered = httpx.post(
+        f"{shop.urls['gateway']}/api/v1/users",
+        json={"email": f"{trace_id[:12]}@example.com", "name": "Log Reader"},
+        timeout=10,
+    )
+    assert registered.status_code == 201, registered.text
+    assert _order(shop, traceparent, registered.json()["id"]).status_code == 201
 
     def from_every_service() -> list[tuple[str, dict]]:
         lines = [(s, line) for s, line in shop.log_lines() if line.get("trace_id") == trace_id]

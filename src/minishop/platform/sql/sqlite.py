@@ -100,10 +100,13 @@ class SqliteConnection:
             sql = self._sql[statement] = _PLACEHOLDER.sub(r"?\1", statement)
         span = self._spans.start(sql) if self._spans is not None else None
         try:
+            # Through a cursor, not the connection's execute shortcut: what DB-API
+            # instrumentation wraps (the zero-code variant's sqlite3 instrumentor).
+            cursor = self._connection.cursor()
             if many:
-                cursor = self._connection.executemany(sql, [_values(row) for row in args])
+                cursor.executemany(sql, [_values(row) for row in args])
             else:
-                cursor = self._connection.execute(sql, _values(args))
+                cursor.execute(sql, _values(args))
         except sqlite3.Error as error:
             StatementSpans.failed(span, error)
             raise _translate(error) from error
