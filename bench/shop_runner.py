@@ -6,6 +6,7 @@ figures are the services' own and not the load tool's or the benchmark's.
 
 from __future__ import annotations
 
+import contextlib
 import json
 import os
 import signal
@@ -30,6 +31,9 @@ def free_port() -> int:
     with socket.socket() as probe:
         probe.bind(("127.0.0.1", 0))
         return probe.getsockname()[1]
+
+
+EXPORTERS = "span exporter processes"
 
 
 def cpu_seconds(pid: int) -> float:
@@ -93,11 +97,27 @@ class RunningShop:
 
     def cpu(self) -> dict[str, float]:
         figures = {name: cpu_seconds(pid) for name, pid in self.pids.items()}
+        figures[EXPORTERS] = sum(cpu_seconds(pid) for pid in self.exporter_pids())
         figures["minishop up (log relay)"] = cpu_seconds(self.process.pid)
         return figures
 
     def peak_rss(self) -> dict[str, float]:
-        return {name: peak_rss_mb(pid) for name, pid in self.pids.items()}
+        figures = {name: peak_rss_mb(pid) for name, pid in self.pids.items()}
+        figures[EXPORTERS] = sum(peak_rss_mb(pid) for pid in self.exporter_pids())
+        return figures
+
+    def exporter_pids(self) -> list[int]:
+        """The services' span exporter processes (``minishop.export_worker``), started with
+        their first spans: their CPU and memory are the services' telemetry cost too."""
+        found = []
+        for pid in self.pids.values():
+            for task in Path(f"/proc/{pid}/task").iterdir():
+                for child in (task / "children").read_text().split():
+                    with contextlib.suppress(OSError):
+                        argv = Path(f"/proc/{child}/cmdline").read_bytes()
+                        if b"minishop.export_worker" in argv:
+                            found.append(int(child))
+        return found
 
     def stop(self) -> None:
         stop_process(self.process)
