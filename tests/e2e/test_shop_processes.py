@@ -66,9 +66,7 @@ def _traceparent() -> tuple[str, str, str]:
     return trace_id, span_id, f"00-{trace_id}-{span_id}-01"
 
 
-def _order(
-    shop: RunningShop, traceparent: str | None = None, user_id: int = 1
-) -> httpx.Response:
+def _order(shop: RunningShop, traceparent: str | None = None, user_id: int = 1) -> httpx.Response:
     headers = {"traceparent": traceparent} if traceparent else {}
     return httpx.post(
         f"{shop.urls['gateway']}/order",
