@@ -227,3 +227,12 @@ async def test_a_failed_write_logs_no_personal_data(database: Database) -> None:
         assert "Key (email)=([REDACTED]) already exists" in lines[0]["exception"]
         assert "Failing row contains ([REDACTED])" in lines[1]["exception"]
         assert "invalid input for query argument $3: [REDACTED]" in lines[2]["exception"]
+
+
+def test_a_uuid_whose_last_groups_are_digits_is_not_taken_for_a_card() -> None:
+    """A payment id can end in 16 digits split by a dash; a card beside it is still redacted."""
+    payment_id = "5002d1d6-d20b-4c5d-9123-570640037258"
+    assert scrub_text(f"payment {payment_id} refunded") == f"payment {payment_id} refunded"
+    mixed = scrub_text(f"card 4111 1111 1111 1111 paid {payment_id}")
+    assert mixed == f"card {REDACTED} paid {payment_id}"
+    assert scrub_text("4111-1111-1111-1111") == REDACTED

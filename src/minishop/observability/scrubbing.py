@@ -136,6 +136,18 @@ def _in_local_part(character: str) -> bool:
 # trace id's digits are next to hex letters).
 _CARD = re.compile(r"(?<![0-9A-Za-z])[0-9](?:[ +._-]?[0-9]){12,18}(?![0-9A-Za-z])")
 _MIN_CARD_LENGTH = 13
+# A UUID (payment ids) can end in digit groups that read like a card ("...-4821-570640037258"):
+# matched first, and kept, so only digit runs outside a UUID are taken for cards.
+_UUID_OR_CARD = re.compile(
+    r"(?P<uuid>(?<![0-9A-Za-z])[0-9a-fA-F]{8}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}"
+    r"-[0-9a-fA-F]{12}(?![0-9A-Za-z]))|" + _CARD.pattern
+)
+
+
+def _redact_card(match: re.Match[str]) -> str:
+    return match.group(0) if match.group("uuid") else REDACTED
+
+
 # Every card layout has a group of four digits. Finding one with bytes.translate and
 # a substring test costs a few percent of the card expression over a traceback, whose
 # line numbers are each a regex start the engine would otherwise try.
@@ -212,7 +224,7 @@ def scrub_text(text: str) -> str:
     if "@" in text or ("%" in text and "40" in text):
         text = _mask_emails(text)
     if _may_hold_a_card(text):
-        text = _CARD.sub(REDACTED, text)
+        text = _UUID_OR_CARD.sub(_redact_card, text)
     return text
 
 

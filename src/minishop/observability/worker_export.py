@@ -117,6 +117,7 @@ class WorkerExportProcessor(SpanProcessor):
             self._wake.wait(self._delay)
             self._wake.clear()
             self._hand_over(deadline=None)
+            self._reap()
         self._hand_over(deadline=self._final_deadline)
         if self._worker is not None:
             self._worker.close_input()
@@ -130,6 +131,15 @@ class WorkerExportProcessor(SpanProcessor):
                 marshal.dumps([flat_span(span) for span in chunk]), len(chunk)
             ):
                 self._dropped["shutdown" if self._abandoned else "worker_lost"].inc(len(chunk))
+
+    def _reap(self) -> None:
+        """Bury a worker that died with nothing left to hand it: what it held is counted
+        lost now, not when the next spans come (a flush would otherwise wait for reports
+        that never come: the worker can die between our liveness check and our write)."""
+        worker = self._worker
+        if worker is not None and worker.ended.is_set():
+            self._bury(worker)
+            self._worker = None
 
     def _live_worker(self) -> ExporterProcess | None:
         """The worker, started on first use and again after it died (a bounded number of times)."""
