@@ -20,7 +20,7 @@ from tests.support.processes import shop_processes
 
 pytestmark = [pytest.mark.e2e, pytest.mark.soak]
 
-SOAK_SECONDS = int(os.environ.get("MINISHOP_SOAK_SECONDS", "75"))
+SOAK_SECONDS = int(os.environ.get("MINISHOP_SOAK_SECONDS", "60"))
 PAYMENT_TIMEOUT_SECONDS = 8
 SOAK_SHOP = {
     # the supplier works hard: every product under 450 units is topped up to 600

@@ -20,6 +20,15 @@ from tests.support.helpers import wait_until
 
 SERVICES = tuple(entry.name for entry in MANIFEST.shop)
 SHOP_PORT_VARIABLES = {entry.name: entry.port_variable for entry in MANIFEST.shop}
+MIGRATE_IN_PROCESS = {
+    f"{entry.env_prefix}MIGRATIONS_IN_PROCESS": "true"
+    for entry in MANIFEST.shop
+    if entry.owns_database
+}
+"""The shops of these tests migrate in the services' own processes: a migration child per
+service adds ~3 s to each start on two cores, and these tests start dozens of shops. The
+child's path is what `minishop up` does by default; tests/unit/test_schema_upgrade.py and
+test_service_modules.py run it."""
 # What `minishop up` starts beside the shop, and the variable that sets each one's port.
 STACK_PORT_VARIABLES = {
     **{entry.name: entry.port_variable for entry in MANIFEST.tools},
@@ -97,6 +106,7 @@ def shop_processes(
     ports = dict(zip(variables, free_ports(len(variables)), strict=True))
     env = {
         **os.environ,
+        **MIGRATE_IN_PROCESS,
         **{variables[name]: str(port) for name, port in ports.items()},
         **dict(extra_env or {}),
     }
