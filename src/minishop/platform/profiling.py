@@ -15,8 +15,9 @@ How, and why that way:
   only the coroutine that asked for the profile, which would show nothing but its own sleep.
 - The handler sleeps while the samples are taken (the loop keeps serving) and renders the
   file on a worker thread, so a profile never blocks the event loop.
-- What it cannot see: work on other threads (SQLite calls through aiosqlite, thread-pool
-  handlers) shows as the loop waiting for their result.
+- What it cannot see: work on other threads (thread-pool handlers) shows as the loop
+  waiting for their result, and spans are encoded in the exporter process. SQLite's
+  statements run on the loop itself, so they are in it.
 - The clock is wall time, so the profile shows where the loop spent its time, waiting
   included: a CPU-bound function is a wide block of its own, an idle service is mostly
   the loop's wait.

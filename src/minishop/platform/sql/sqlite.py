@@ -73,9 +73,9 @@ sqlite3.register_converter("BOOLEAN", lambda stored: stored not in (b"0", b""))
 
 def _translate(error: sqlite3.Error) -> DatabaseError:
     message = str(error)
-    if isinstance(error, sqlite3.IntegrityError) and "UNIQUE" in message.upper():
-        return UniqueViolation(message, error)
-    if isinstance(error, sqlite3.IntegrityError) and "PRIMARY KEY" in message.upper():
+    if isinstance(error, sqlite3.IntegrityError) and (
+        "UNIQUE" in message.upper() or "PRIMARY KEY" in message.upper()
+    ):
         return UniqueViolation(message, error)
     if isinstance(error, sqlite3.OperationalError):
         return DatabaseUnavailable(message, error)
